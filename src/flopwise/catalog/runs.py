@@ -1,0 +1,118 @@
+"""Published runs in the validation schema (shared/validation/README.md): typed rows from any CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError, field_validator
+
+from flopwise.catalog._files import data_path, read_csv_rows
+from flopwise.errors import FlopwiseError
+
+BUNDLED_TRAINING_RUNS = "training_public.csv"
+BUNDLED_INFERENCE_RUNS = "inference_public.csv"
+
+
+class _Row(BaseModel):
+    id: str
+    source: str = ""
+    model: str = ""
+    params_b: float | None = None
+    active_params_b: float | None = None
+    layers: int | None = None
+    hidden: int | None = None
+    ffn_hidden: int | None = None
+    heads: int | None = None
+    kv_heads: int | None = None
+    vocab: int | None = None
+    experts: int | None = None
+    experts_per_token: int | None = None
+    accelerator: str | None = None
+    num_accelerators: int | None = None
+    tp: int | None = None
+    pp: int | None = None
+    notes: str = ""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_none(cls, v):
+        if isinstance(v, str) and v.strip() == "":
+            return None
+        return v.strip() if isinstance(v, str) else v
+
+
+class TrainingRun(_Row):
+    """One measured training run (blank = unknown)."""
+
+    seq_len: int | None = None
+    global_batch_seqs: int | None = None
+    precision: str | None = None
+    dp: int | None = None
+    cp: int | None = None
+    ep: int | None = None
+    vpp: int | None = None
+    micro_batch: int | None = None
+    sharding: str | None = None
+    recompute: str | None = None
+    sequence_parallel: bool | None = None
+    measured_tflops_per_gpu: float | None = None
+    flops_convention: str | None = None
+    measured_mfu: float | None = None
+    measured_hfu: float | None = None
+    measured_tokens_per_s_per_gpu: float | None = None
+    measured_step_time_s: float | None = None
+    training_tokens: float | None = None
+    measured_gpu_hours: float | None = None
+
+
+class InferenceRun(_Row):
+    """One measured inference benchmark (blank = unknown)."""
+
+    engine: str | None = None
+    weight_precision: str | None = None
+    kv_precision: str | None = None
+    input_len: int | None = None
+    output_len: int | None = None
+    batch_size: int | None = None
+    concurrency: int | None = None
+    request_rate: float | None = None
+    scenario: str | None = None
+    measured_output_tokens_per_s: float | None = None
+    measured_total_tokens_per_s: float | None = None
+    per: str | None = None
+    measured_ttft_ms: float | None = None
+    measured_tpot_ms: float | None = None
+    measured_e2e_ms: float | None = None
+    latency_statistic: str | None = None
+
+
+def runs_kind(header: list[str]) -> str:
+    """'training' or 'inference' from a CSV header."""
+    if "scenario" in header or "measured_output_tokens_per_s" in header:
+        return "inference"
+    if "global_batch_seqs" in header or "measured_tflops_per_gpu" in header:
+        return "training"
+    raise FlopwiseError("runs file has neither training columns (global_batch_seqs, measured_tflops_per_gpu) "
+                        "nor inference columns (scenario, measured_output_tokens_per_s); see shared/validation/README.md")
+
+
+def load_runs(path: Path | None = None, kind: str | None = None) -> tuple[str, list[TrainingRun] | list[InferenceRun]]:
+    """Read a runs CSV; returns its kind and typed rows. A bad row is one clear error naming its id."""
+    if path is None:
+        path = data_path(BUNDLED_INFERENCE_RUNS if kind == "inference" else BUNDLED_TRAINING_RUNS)
+    rows = read_csv_rows(path)
+    if not rows:
+        raise FlopwiseError(f"{path} has no rows")
+    header = list(rows[0].keys())
+    if "id" not in header:
+        raise FlopwiseError(f"{path} has no 'id' column; see shared/validation/README.md for the schema")
+    kind = runs_kind(header)
+    cls = InferenceRun if kind == "inference" else TrainingRun
+    out = []
+    for n, r in enumerate(rows, start=2):
+        try:
+            out.append(cls(**{k: v for k, v in r.items() if k in cls.model_fields}))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise FlopwiseError(f"{path}:{n} (id {r.get('id')}): column '{err['loc'][0]}': {err['msg']}") from None
+    return kind, out

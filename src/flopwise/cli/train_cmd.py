@@ -1,0 +1,153 @@
+"""`flopwise train`: FLOPs, parallel layout, memory, step time, days and cost of a training run."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from flopwise.catalog.models import resolve_model
+from flopwise.catalog.systems import make_cluster
+from flopwise.cli.common import JSON_OPT, console, parse_number, positive, print_json
+from flopwise.errors import FlopwiseError
+from flopwise.estimate.training import TrainingJob
+from flopwise.plan.parallel import parse_plan_spec
+from flopwise.plan.training import TrainingEstimate, assumed_mfu_training, plan_training
+from flopwise.report.format import duration, gib, pct, si, usd
+
+DEFAULT_BATCH_TOKENS = 4 * 2**20  # ~4M tokens per step, typical of LLM pre-training
+
+
+def default_global_batch(seq_len: int, n_gpus: int) -> int:
+    """~4M tokens per step as a power of two in sequences, times the odd factor of the GPU count."""
+    b = 2 ** max(0, round(math.log2(max(DEFAULT_BATCH_TOKENS / seq_len, 1))))
+    odd = n_gpus
+    while odd % 2 == 0:
+        odd //= 2
+    return b * odd
+
+
+def build_job(model: str, gpu: str | None, system: str | None, cluster_file: Path | None, gpus: int,
+              global_batch: int | None, seq_len: int | None, precision: str, optimizer: str = "adam",
+              gpus_per_node: int | None = None, nvlink: float | None = None, network: float | None = None,
+              tokens: float | None = None) -> TrainingJob:
+    spec = resolve_model(model)
+    cluster = make_cluster(gpu, system, cluster_file, gpus_per_node, nvlink, network)
+    if gpus <= 0:
+        raise FlopwiseError(f"--gpus must be a positive integer, got {gpus}")
+    s = seq_len or spec.max_seq_len
+    if s <= 0:
+        raise FlopwiseError(f"--seq-len must be positive, got {s}")
+    b = global_batch or default_global_batch(s, gpus)
+    if b <= 0:
+        raise FlopwiseError(f"--global-batch must be positive, got {b}")
+    if precision not in {"bf16", "fp16", "fp8", "fp32"}:
+        raise FlopwiseError(f"unknown precision '{precision}'; accepted: bf16, fp16, fp8, fp32")
+    cluster.accelerator.peak(precision if precision != "fp32" else "tf32")  # clear error if unsupported
+    from flopwise.estimate.memory import optimizer_state_bytes
+
+    optimizer_state_bytes(optimizer)
+    return TrainingJob(spec, cluster, b, s, precision, optimizer, tokens)
+
+
+def print_training(est: TrainingEstimate) -> None:
+    head = Table(title=f"train {est.model} on {est.gpus} x {est.accelerator} ({est.cluster})", show_header=False)
+    head.add_column("", style="bold")
+    head.add_column("")
+    f = est.flops
+    head.add_row("tokens", f"{si(est.tokens)} at seq {est.seq_len}, global batch {est.global_batch} seqs ({si(est.global_batch * est.seq_len)} tokens)")
+    head.add_row("flops_total", f"{f.flops_total:.3e} = 6·N·D {f.dense_flops:.3e} + LM head {f.lm_head_flops:.3e} + attention {f.attention_flops:.3e}")
+    if est.plan is not None:
+        head.add_row("plan", est.plan.label())
+    else:
+        head.add_row("plan", f"none: time from an assumed MFU of {pct(est.mfu)} (--mfu)")
+    head.add_row("throughput", f"{si(est.tokens_per_s)} tokens/s ({est.tokens_per_s_per_gpu:,.0f} per GPU), {est.tflops_per_gpu:.0f} TFLOP/s per GPU")
+    head.add_row("MFU / HFU", f"{pct(est.mfu)} / {pct(est.hfu)}")
+    head.add_row("time", f"{est.days:,.1f} days ({est.gpu_hours:,.0f} GPU-hours)")
+    if est.cost_usd is not None:
+        head.add_row("cost", f"{usd(est.cost_usd)} at ${est.price_per_gpu_hour:.2f}/GPU-hour")
+    console.print(head)
+
+    mem = est.memory
+    mt = Table(title=f"memory per GPU: {gib(mem.total_bytes)} of {gib(mem.capacity_bytes)}" + ("" if mem.fits else "  [red]DOES NOT FIT[/red]"))
+    mt.add_column("component")
+    mt.add_column("GiB", justify="right")
+    mt.add_column("share", justify="right")
+    for k in ("weights", "gradients", "optimizer", "activations", "buffers", "framework"):
+        v = getattr(mem, f"{k}_bytes")
+        mt.add_row(k, f"{v / 2**30:,.2f}", pct(v / mem.total_bytes) if mem.total_bytes else "-")
+    console.print(mt)
+
+    if est.step_time is not None:
+        st = est.step_time
+        tt = Table(title=f"step time: {duration(st.step_s)}")
+        tt.add_column("component")
+        tt.add_column("seconds", justify="right")
+        tt.add_column("share", justify="right")
+        for k, v in st.model_dump().items():
+            if k == "step_s" or v <= 0:
+                continue
+            tt.add_row(k.removesuffix("_s").replace("_", " "), f"{v:.3f}", pct(v / st.step_s))
+        console.print(tt)
+    if est.top_plans:
+        pt = Table(title=f"top plans ({est.plans_evaluated:,} evaluated, {est.plans_valid:,} valid, search {est.search_s * 1e3:.0f} ms)")
+        for c in ("#", "plan", "step", "MFU", "memory GiB"):
+            pt.add_column(c)
+        for i, p in enumerate(est.top_plans, 1):
+            pt.add_row(str(i), p.plan, duration(p.step_s), pct(p.mfu), f"{p.memory_gib:.1f}")
+        console.print(pt)
+
+
+def train(
+    model: str = typer.Argument(..., help="catalog id, or path to a config.json / model YAML"),
+    tokens: str = typer.Option(..., "--tokens", help="training tokens, e.g. 300e9 or 2T"),
+    gpu: str = typer.Option(None, "--gpu", help="accelerator id (see `flopwise gpu list`)"),
+    gpus: int = typer.Option(..., "--gpus", help="number of accelerators"),
+    system: str = typer.Option(None, "--system", help="bundled system: dgx-a100, dgx-h100, hgx-h200, pcie-4090x8, ..."),
+    cluster_file: Path = typer.Option(None, "--cluster", help="YAML cluster file (accelerator, gpus_per_node, nvlink_gb_per_s, network_gbit_per_s)"),
+    global_batch: int = typer.Option(None, "--global-batch", help="sequences per optimizer step (default ~4M tokens)"),
+    seq_len: int = typer.Option(None, "--seq-len", help="training sequence length (default: the model's)"),
+    precision: str = typer.Option("bf16", "--precision", help="bf16, fp16, fp8 or fp32"),
+    optimizer: str = typer.Option("adam", "--optimizer", help="adam, adamw, adam-8bit, sgd, adafactor, lion"),
+    mfu: float = typer.Option(None, "--mfu", help="skip the planner: assume this MFU (what-if arithmetic)"),
+    plan: str = typer.Option(None, "--plan", help="evaluate one plan, e.g. tp=8,pp=16,mb=1,sharding=zero1,recompute=full"),
+    price: float = typer.Option(None, "--price-per-gpu-hour", help="$ per GPU-hour (default: cheapest catalog on-demand price)"),
+    gpus_per_node: int = typer.Option(None, "--gpus-per-node"),
+    nvlink_gb_per_s: float = typer.Option(None, "--nvlink-gb-per-s", help="intra-node bandwidth per GPU, one direction"),
+    network_gbit_per_s: float = typer.Option(None, "--network-gbit-per-s", help="network per GPU, one direction"),
+    top: int = typer.Option(5, "--top", help="how many ranked plans to show"),
+    json_out: bool = JSON_OPT,
+) -> None:
+    """Plan a training run: search the parallel layout, break down memory and step time, give days and cost."""
+    n_tokens = parse_number(tokens, "--tokens")
+    positive(price, "--price-per-gpu-hour")
+    job = build_job(model, gpu, system, cluster_file, gpus, global_batch, seq_len, precision, optimizer,
+                    gpus_per_node, nvlink_gb_per_s, network_gbit_per_s, n_tokens)
+    price_note = None
+    if price is None:
+        from flopwise.catalog.prices import cheapest_price
+
+        found = cheapest_price(job.cluster.accelerator.id)
+        if found is not None:
+            price, price_note = found.usd_per_gpu_hour, found.describe()
+    if mfu is not None:
+        est = assumed_mfu_training(job, gpus, n_tokens, mfu, price)
+    else:
+        fixed = parse_plan_spec(plan) if plan else None
+        if fixed and "precision" in fixed and fixed["precision"] != precision:
+            raise FlopwiseError("give the precision with --precision, not inside --plan")
+        est = plan_training(job, gpus, n_tokens, price, fixed=fixed, top=top)
+    if json_out:
+        out = est.model_dump()
+        out["price_source"] = price_note
+        print_json(out)
+        return
+    print_training(est)
+    if price_note:
+        console.print(f"[dim]price: {price_note}[/dim]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)

@@ -1,0 +1,79 @@
+"""`flopwise validate`: score the estimators against published runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from flopwise.catalog.runs import load_runs
+from flopwise.cli.common import JSON_OPT, console, print_json
+from flopwise.errors import FlopwiseError
+from flopwise.validate.scoring import ValidationReport, summarize
+
+
+def score_file(path: Path | None, kind: str | None = None) -> ValidationReport:
+    kind_found, rows = load_runs(path, kind)
+    if kind_found == "training":
+        from flopwise.validate.training import score_training_row
+
+        scores = [score_training_row(r) for r in rows]
+    else:
+        try:
+            from flopwise.validate.inference import score_inference_row
+        except ModuleNotFoundError:
+            raise FlopwiseError("inference validation is not available in this version") from None
+        scores = [score_inference_row(r) for r in rows]
+    return summarize(kind_found, str(path) if path else f"bundled {kind_found}_public.csv", scores)
+
+
+def print_report(rep: ValidationReport) -> None:
+    t = Table(title=f"{rep.kind} validation: {rep.runs_file}")
+    for c in ("id", "metric", "predicted", "measured", "error", "plan / note"):
+        t.add_column(c, overflow="fold")
+    for r in rep.rows:
+        if r.error is None:
+            t.add_row(r.id, "-", "-", "-", "-", f"[dim]{r.note}[/dim]")
+            continue
+        color = "green" if abs(r.error) <= 0.10 else ("yellow" if abs(r.error) <= 0.25 else "red")
+        t.add_row(r.id, r.metric, f"{r.predicted:.4g}", f"{r.measured:.4g}", f"[{color}]{r.error:+.1%}[/{color}]",
+                  r.plan + (f" [dim]({r.note})[/dim]" if r.note else ""))
+    console.print(t)
+    if rep.median_abs_error is not None:
+        console.print(f"scored {rep.scored} rows ({rep.skipped} skipped): median |error| {rep.median_abs_error:.1%}, "
+                      f"worst {rep.max_abs_error:.1%} ({', '.join(rep.worst_rows)})")
+
+
+def validate(
+    runs: list[Path] = typer.Option(None, "--runs", help="CSV file(s) in the validation schema (default: bundled public runs)"),
+    kind: str = typer.Option("all", "--kind", help="with no --runs: training, inference or all"),
+    json_out: bool = JSON_OPT,
+) -> None:
+    """Score predictions against published measurements: per-row error, median and worst."""
+    if kind not in {"training", "inference", "all"}:
+        raise FlopwiseError(f"--kind must be training, inference or all, got '{kind}'")
+    reports: list[ValidationReport] = []
+    if runs:
+        for path in runs:
+            if not path.exists():
+                raise FlopwiseError(f"runs file {path} does not exist")
+            reports.append(score_file(path))
+    else:
+        kinds = ["training", "inference"] if kind == "all" else [kind]
+        for k in kinds:
+            try:
+                reports.append(score_file(None, k))
+            except FlopwiseError as exc:
+                if kind == "all" and "not available" in str(exc):
+                    continue
+                raise
+    if json_out:
+        print_json(reports[0].model_dump() if len(reports) == 1 else {"reports": [r.model_dump() for r in reports]})
+        return
+    for rep in reports:
+        print_report(rep)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate)

@@ -1,0 +1,65 @@
+"""Every tunable efficiency of the estimator, in one place.
+
+Each number is a physical fraction (achieved / peak) shared by all estimates — global, or per hardware
+generation — never per validation row. How they were chosen is in docs/accuracy.md: starting from
+public kernel benchmarks (cuBLAS GEMM, FlashAttention, NCCL bus bandwidth), rounded, then checked
+against the whole validation set at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GenerationEfficiency:
+    """Achievable fractions of peak for one hardware generation."""
+
+    matmul: float  # large dense GEMMs (bf16/fp16), fraction of dense tensor peak, at sustained clocks
+    attention: float  # fused (flash) attention kernels, fraction of dense tensor peak, fwd+bwd average
+    memory_bw: float  # elementwise / optimizer kernels, fraction of HBM bandwidth
+    fp8_matmul: float  # large fp8 GEMMs, fraction of the fp8 dense peak
+
+
+# A100 cuBLAS bf16 GEMMs reach ~250-280 of 312 TFLOP/s; FlashAttention-2 fwd/bwd ~55-70% of peak.
+# H100 SXM reaches ~600-700 of 989 TFLOP/s at sustained (power-limited) clocks in training; FA2 on Hopper ~35-45%.
+EFFICIENCY: dict[str, GenerationEfficiency] = {
+    "volta": GenerationEfficiency(matmul=0.75, attention=0.40, memory_bw=0.75, fp8_matmul=0.0),
+    "turing": GenerationEfficiency(matmul=0.70, attention=0.40, memory_bw=0.75, fp8_matmul=0.0),
+    "ampere": GenerationEfficiency(matmul=0.80, attention=0.55, memory_bw=0.75, fp8_matmul=0.0),
+    "ada": GenerationEfficiency(matmul=0.70, attention=0.45, memory_bw=0.75, fp8_matmul=0.55),
+    "hopper": GenerationEfficiency(matmul=0.65, attention=0.40, memory_bw=0.75, fp8_matmul=0.50),
+    "blackwell": GenerationEfficiency(matmul=0.65, attention=0.45, memory_bw=0.75, fp8_matmul=0.50),
+}
+DEFAULT_EFFICIENCY = GenerationEfficiency(matmul=0.60, attention=0.40, memory_bw=0.70, fp8_matmul=0.45)
+
+# GEMM dimension at which tile/wave quantization halves the efficiency: eff × x/(x + SMALL_GEMM_DIM)
+# for the token dimension and the narrowest weight dimension of a GEMM.
+SMALL_GEMM_DIM = 64.0
+
+# Collective bus bandwidth achieved by NCCL, as a fraction of the link's per-direction bandwidth.
+NVLINK_BUS_EFFICIENCY = 0.80
+NETWORK_BUS_EFFICIENCY = 0.80
+
+# Elementwise memory traffic per token per layer in the forward pass, in units of bytes per d_model
+# (layernorms, residual adds, dropout) and per MLP inner element (activation function), 16-bit tensors.
+# Backward moves about twice the forward traffic.
+ELEMENTWISE_BYTES_PER_D = 24.0
+ELEMENTWISE_BYTES_PER_FFN = 4.0
+# Materialised (non-flash) attention: bytes per score element moved by scale/mask/softmax/dropout, fwd.
+SCORE_BYTES_PER_ELEMENT = 12.0
+
+# FlashAttention backward costs 2.5x its forward (5 GEMMs vs 2).
+FLASH_BWD_OVER_FWD = 2.5
+
+# Optimizer step: bytes read+written per locally held parameter (Adam: fp32 master, m, v, grad, 16-bit copy).
+OPTIMIZER_BYTES_PER_PARAM = 28.0
+
+# What the framework itself holds on each GPU besides tensors: CUDA context + cuBLAS/NCCL workspaces,
+# and the caching allocator's fragmentation on the dynamic part (activations, buffers).
+FRAMEWORK_FIXED_BYTES = 2.0 * 2**30
+ALLOCATOR_FRAGMENTATION = 0.08
+
+
+def efficiency_for(generation: str) -> GenerationEfficiency:
+    return EFFICIENCY.get(generation, DEFAULT_EFFICIENCY)

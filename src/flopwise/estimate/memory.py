@@ -1,0 +1,134 @@
+"""Bytes of weights, gradients, optimizer states and activations (training) and of weights and KV cache
+(inference). Activation formulas follow Korthikanti et al. 2022 (Reducing Activation Recomputation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flopwise.spec.model import ModelSpec
+from flopwise.spec.precision import bytes_per
+
+# Optimizer state bytes per parameter kept beside the 16-bit weights and gradients.
+# Mixed-precision Adam: fp32 master weights + fp32 first and second moments = 12 bytes
+# (Rajbhandari et al. 2020, ZeRO §3: "2Ψ + 2Ψ + 12Ψ = 16Ψ").
+OPTIMIZER_STATE_BYTES: dict[str, float] = {
+    "adam": 12.0,  # fp32 master + m + v
+    "adamw": 12.0,
+    "adam-8bit": 6.0,  # fp32 master + 8-bit m and v (bitsandbytes)
+    "sgd": 8.0,  # fp32 master + momentum
+    "adafactor": 4.0,  # fp32 master; factored second moments are negligible
+    "lion": 8.0,  # fp32 master + momentum
+}
+
+
+def optimizer_state_bytes(optimizer: str) -> float:
+    from flopwise.errors import unknown
+
+    try:
+        return OPTIMIZER_STATE_BYTES[optimizer]
+    except KeyError:
+        raise unknown("optimizer", optimizer, OPTIMIZER_STATE_BYTES) from None
+
+
+@dataclass(frozen=True)
+class ModelStateBytes:
+    """Weights, gradients and optimizer states for a number of parameters (before any sharding)."""
+
+    weights_bytes: float
+    gradients_bytes: float
+    optimizer_bytes: float
+
+    @property
+    def total_bytes(self) -> float:
+        return self.weights_bytes + self.gradients_bytes + self.optimizer_bytes
+
+
+def model_state_bytes(params: float, precision: str = "bf16", optimizer: str = "adam") -> ModelStateBytes:
+    """Mixed-precision training state: 16-bit (or fp8-stored-as-16-bit) weights and grads + optimizer.
+
+    fp8 training keeps 16-bit weights and gradients (Transformer Engine casts on the fly), so fp8 and
+    bf16 need the same bytes per parameter here.
+    """
+    w = 4.0 if precision == "fp32" else 2.0
+    return ModelStateBytes(params * w, params * w, params * optimizer_state_bytes(optimizer))
+
+
+def activation_bytes_per_layer(
+    model: ModelSpec,
+    seq_len: int,
+    micro_batch: int,
+    tp: int = 1,
+    sequence_parallel: bool = False,
+    recompute: str = "none",
+    flash_attention: bool = True,
+    cp: int = 1,
+) -> float:
+    """Activation bytes one transformer layer keeps for backward, for one micro-batch, per GPU.
+
+    For a GPT layer (MHA, 4h GELU MLP, dropout) with 16-bit activations this is Korthikanti et al.'s
+    s·b·h·(34 + 5·a·s/h) (eq. 1); with tensor parallel t: s·b·h·(10 + 24/t + 5·a·s/(h·t)); with sequence
+    parallel everything is divided by t; selective recompute (or flash attention, which never stores
+    the s×s scores) drops the 5·a·s/h term; full recompute keeps only the layer input 2·s·b·h.
+    The terms are generalised to GQA, SwiGLU and MoE from the same per-tensor accounting.
+    """
+    s = seq_len / cp
+    b, h, a = micro_batch, model.d_model, model.n_heads
+    sbh = s * b * h
+    if recompute == "full":
+        return 2.0 * sbh / (tp if sequence_parallel else 1)
+    kv_frac = model.kv_heads * model.hd / h
+    q_frac = model.n_heads * model.hd / h
+    v_frac = model.attn_dim / h
+    # outside the tensor-parallel regions: two layernorm inputs (2+2) + two dropout masks (1+1)
+    replicated = 6.0
+    # attention block inside TP: QKV input 2, Q 2, K 2, V 2 (scaled for GQA/MLA), projection input 2
+    attn = 2.0 + 2.0 * q_frac + 2.0 * kv_frac + 2.0 * kv_frac + 2.0 * v_frac
+    # MLP inside TP (per routed token; MoE stores k experts' activations)
+    f = model.ffn_hidden / h
+    if model.mlp == "swiglu":
+        mlp_one = 2.0 * f * 3  # gate and up outputs + their product (input of down proj)
+    else:
+        mlp_one = 2.0 * f * 2  # activation-function input + output
+    if model.is_moe:
+        k = model.experts_per_token + model.n_shared_experts
+        mlp = 2.0 + mlp_one * k + 2.0 * model.experts_per_token  # input, experts, router-permuted copies
+    else:
+        mlp = 2.0 + mlp_one
+    scores = 0.0 if (flash_attention or recompute == "selective") else 5.0 * a * s / h
+    inner = attn + mlp + scores
+    if sequence_parallel:
+        return sbh * (replicated + inner) / tp
+    return sbh * (replicated + inner / tp)
+
+
+def logits_bytes(model: ModelSpec, seq_len: int, micro_batch: int, tp: int = 1, cp: int = 1) -> float:
+    """Logits kept for the loss on the last pipeline stage (fp32, vocab split over TP)."""
+    return 4.0 * seq_len / cp * micro_batch * model.vocab_size / tp
+
+
+@dataclass(frozen=True)
+class InferenceMemory:
+    weights_bytes: float
+    kv_cache_bytes: float
+
+    @property
+    def total_bytes(self) -> float:
+        return self.weights_bytes + self.kv_cache_bytes
+
+
+def kv_cache_bytes_per_token(model: ModelSpec, kv_precision: str = "bf16") -> float:
+    """KV cache bytes per token: 2·layers·kv_heads·head_dim·bytes (MLA: latent + rope key per layer)."""
+    if model.is_mla:
+        per_layer = (model.kv_lora_rank or 0) + (model.qk_rope_head_dim or 0)
+        return model.n_layers * per_layer * bytes_per(kv_precision)
+    return 2.0 * model.n_layers * model.kv_heads * model.hd * bytes_per(kv_precision)
+
+
+def inference_memory(
+    model: ModelSpec, tokens_in_cache: float, weight_precision: str = "bf16", kv_precision: str = "bf16"
+) -> InferenceMemory:
+    """Weights (all experts for MoE) + KV cache for `tokens_in_cache` tokens (batch × context)."""
+    return InferenceMemory(
+        weights_bytes=model.params_total * bytes_per(weight_precision),
+        kv_cache_bytes=kv_cache_bytes_per_token(model, kv_precision) * tokens_in_cache,
+    )

@@ -1,0 +1,380 @@
+"""Memory per GPU and step time of a training plan, vectorised over many plans at once (NumPy).
+
+One call evaluates arrays of plans (tp, pp, dp, ...) for one model and one cluster; `search.py` feeds it
+every candidate layout, `evaluate_plan` a single one. All formulas are per GPU and per optimizer step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from flopwise.estimate import efficiency as eff_params
+from flopwise.estimate.flops import (
+    attention_fwd_flops_per_token,
+    dense_matmul_params,
+    lm_head_params,
+    training_flops_per_token,
+)
+from flopwise.estimate.memory import optimizer_state_bytes
+from flopwise.plan.parallel import RECOMPUTE_CODE, ZERO_STAGE, ParallelPlan
+from flopwise.spec.hardware import Cluster
+from flopwise.spec.model import ModelSpec
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """What is being trained, on what, with which batch."""
+
+    model: ModelSpec
+    cluster: Cluster
+    global_batch: int  # sequences per optimizer step
+    seq_len: int
+    precision: str = "bf16"
+    optimizer: str = "adam"
+    tokens: float | None = None  # total training tokens (for time and cost)
+
+
+@dataclass
+class PlanArrays:
+    """Candidate plans as parallel arrays (one element per plan)."""
+
+    tp: np.ndarray
+    pp: np.ndarray
+    dp: np.ndarray
+    cp: np.ndarray
+    ep: np.ndarray
+    vpp: np.ndarray
+    mb: np.ndarray
+    zero: np.ndarray  # ZeRO stage 0..3
+    hsdp: np.ndarray  # bool: shard within a node only (HSDP)
+    recompute: np.ndarray  # 0 none, 1 selective, 2 full
+    sp: np.ndarray  # bool: sequence parallel
+    flash: np.ndarray  # bool
+
+    @classmethod
+    def from_plans(cls, plans: list[ParallelPlan]) -> "PlanArrays":
+        def arr(fn, dtype=np.int64):
+            return np.array([fn(p) for p in plans], dtype=dtype)
+
+        return cls(
+            tp=arr(lambda p: p.tp), pp=arr(lambda p: p.pp), dp=arr(lambda p: p.dp), cp=arr(lambda p: p.cp),
+            ep=arr(lambda p: p.ep), vpp=arr(lambda p: p.vpp), mb=arr(lambda p: p.micro_batch),
+            zero=arr(lambda p: ZERO_STAGE[p.sharding]), hsdp=arr(lambda p: p.sharding == "hsdp", bool),
+            recompute=arr(lambda p: RECOMPUTE_CODE[p.recompute]),
+            sp=arr(lambda p: p.sequence_parallel and p.tp > 1, bool), flash=arr(lambda p: p.flash_attention, bool),
+        )
+
+    def __len__(self) -> int:
+        return len(self.tp)
+
+    def take(self, idx) -> "PlanArrays":
+        return PlanArrays(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+
+def _collective_time(bytes_, n, factor, bw, lat):
+    """Ring collective over n ranks: factor·(n-1)/n of the buffer through the slowest link, plus latency."""
+    n = np.maximum(n, 1)
+    frac = (n - 1) / n
+    return np.where(n > 1, factor * frac * bytes_ / bw + factor * (n - 1) * lat, 0.0)
+
+
+def _gemm_eff(x):
+    return x / (x + eff_params.SMALL_GEMM_DIM)
+
+
+@dataclass
+class TrainingArrays:
+    """Per-plan results (arrays). Memory in bytes per GPU, times in seconds per optimizer step."""
+
+    valid: np.ndarray
+    reason: np.ndarray  # int code, see REASONS
+    # memory
+    weights_bytes: np.ndarray
+    gradients_bytes: np.ndarray
+    optimizer_bytes: np.ndarray
+    activations_bytes: np.ndarray
+    buffers_bytes: np.ndarray
+    framework_bytes: np.ndarray
+    # time (per step)
+    compute_s: np.ndarray  # dense matmuls + LM head
+    attention_s: np.ndarray
+    elementwise_s: np.ndarray
+    recompute_s: np.ndarray
+    tp_comm_s: np.ndarray
+    cp_comm_s: np.ndarray
+    ep_comm_s: np.ndarray
+    pp_comm_s: np.ndarray
+    bubble_s: np.ndarray
+    dp_comm_s: np.ndarray
+    fsdp_comm_s: np.ndarray
+    optimizer_s: np.ndarray
+    step_s: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def memory_bytes(self) -> np.ndarray:
+        return (self.weights_bytes + self.gradients_bytes + self.optimizer_bytes + self.activations_bytes
+                + self.buffers_bytes + self.framework_bytes)
+
+
+REASONS = {
+    0: "ok",
+    1: "GPU count is not tp·pp·dp·cp",
+    2: "layers not divisible by pp·vpp",
+    3: "heads (or KV heads) not divisible by tp",
+    4: "global batch not divisible by dp·micro_batch",
+    5: "interleaved schedule needs pp > 1 and micro-batches divisible by pp",
+    6: "experts not divisible by ep, or ep does not divide dp",
+    7: "sequence length not divisible by cp (cp needs flash attention)",
+    8: "ZeRO-2/3 cannot be combined with pipeline parallelism",
+    9: "does not fit in memory",
+}
+
+
+def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingArrays:
+    """Memory and step time for every plan in `pa` on `n_gpus` GPUs of `job.cluster`."""
+    m_ = job.model
+    cl = job.cluster
+    acc = cl.accelerator
+    eff = eff_params.efficiency_for(acc.generation)
+    f64 = np.float64
+    tp, pp, dp, cp, ep, vpp, mb = (x.astype(f64) for x in (pa.tp, pa.pp, pa.dp, pa.cp, pa.ep, pa.vpp, pa.mb))
+    zero, rec, sp, flash = pa.zero, pa.recompute, pa.sp, pa.flash
+    L, d, s, B = m_.n_layers, m_.d_model, job.seq_len, job.global_batch
+
+    # ---- validity ----------------------------------------------------------
+    reason = np.zeros(len(pa), dtype=np.int64)
+
+    def flag(cond, code):
+        np.copyto(reason, code, where=(reason == 0) & cond)
+
+    flag(pa.tp * pa.pp * pa.dp * pa.cp != n_gpus, 1)
+    flag(L % (pa.pp * pa.vpp) != 0, 2)
+    kv = m_.kv_heads
+    flag((m_.n_heads % pa.tp != 0) | ((kv % pa.tp != 0) & (pa.tp % kv != 0)), 3)
+    flag(B % (pa.dp * pa.mb) != 0, 4)
+    n_micro = np.maximum(B // np.maximum(pa.dp * pa.mb, 1), 1)
+    flag((pa.vpp > 1) & ((pa.pp == 1) | (n_micro % np.maximum(pa.pp, 1) != 0)), 5)
+    if m_.is_moe:
+        flag((m_.n_experts % pa.ep != 0) | (pa.dp % pa.ep != 0), 6)
+    else:
+        flag(pa.ep != 1, 6)
+    flag((s % pa.cp != 0) | ((pa.cp > 1) & ~flash), 7)
+    flag((pa.pp > 1) & (zero >= 2) & ~((zero == 3) & pa.hsdp), 8)
+    m = n_micro.astype(f64)
+
+    # ---- parameters per GPU --------------------------------------------------
+    attn_p = m_.attention_params()
+    if m_.is_moe:
+        expert_p_layer = m_.n_experts * m_.mlp_params(m_.ffn_hidden)
+        shared_p_layer = m_.moe_layer_params() - expert_p_layer
+        dense_layers = m_.n_layers - m_.n_moe_layers
+        nonexp_p = dense_layers * m_.dense_layer_params() + m_.n_moe_layers * shared_p_layer
+        exp_p = m_.n_moe_layers * expert_p_layer
+    else:
+        nonexp_p = m_.n_layers * m_.dense_layer_params()
+        exp_p = 0
+    emb_p = m_.embedding_params()
+    # first stage holds the input embedding, the last the output projection (both when pp = 1)
+    emb_stage = np.where(pp > 1, emb_p / (1 if m_.tied_embeddings else 2), emb_p)
+    p_nonexp_gpu = (nonexp_p / pp + emb_stage) / tp
+    p_exp_gpu = exp_p / pp / (tp * ep)
+    p_gpu = p_nonexp_gpu + p_exp_gpu
+
+    # ---- model state memory (sharding over the data-parallel group) --------
+    shard = dp.copy()
+    if np.any(pa.hsdp):
+        shard = np.where(pa.hsdp, np.minimum(dp, np.maximum(cl.gpus_per_node // np.maximum(pa.tp, 1), 1)), dp)
+    exp_shard = np.maximum(shard / ep, 1)
+    w_bytes_el = 4.0 if job.precision == "fp32" else 2.0
+    opt_el = optimizer_state_bytes(job.optimizer)
+
+    def sharded(el_bytes, stage_needed):
+        on = zero >= stage_needed
+        return el_bytes * (np.where(on, p_nonexp_gpu / shard, p_nonexp_gpu) + np.where(on, p_exp_gpu / exp_shard, p_exp_gpu))
+
+    weights_b = sharded(w_bytes_el, 3)
+    grads_b = sharded(w_bytes_el, 2)
+    opt_b = sharded(opt_el, 1)
+
+    # ---- activations (Korthikanti et al. 2022, generalised; see memory.py) --
+    h = d
+    s_loc = s / cp
+    sbh = s_loc * mb * h
+    q_frac = m_.n_heads * m_.hd / h
+    kv_frac = m_.kv_heads * m_.hd / h
+    v_frac = m_.attn_dim / h
+    fr = m_.ffn_hidden / h
+    mlp_one = 2.0 * fr * (3 if m_.mlp == "swiglu" else 2)
+    if m_.is_moe:
+        k_routed = m_.experts_per_token
+        mlp_act = 2.0 + mlp_one * (k_routed + m_.n_shared_experts) + 2.0 * k_routed
+    else:
+        mlp_act = 2.0 + mlp_one
+    attn_act = 2.0 + 2.0 * q_frac + 4.0 * kv_frac + 2.0 * v_frac
+    scores = np.where(flash | (rec == 1), 0.0, 5.0 * m_.n_heads * s_loc / h)
+    inner = attn_act + mlp_act + scores
+    act_layer_full = np.where(sp, sbh * (6.0 + inner) / tp, sbh * (6.0 + inner / tp))
+    act_layer = np.where(rec == 2, np.where(sp, 2.0 * sbh / tp, 2.0 * sbh), act_layer_full)
+    layers_stage = L / pp
+    in_flight = np.minimum(m, pp)
+    interleave = np.where(vpp > 1, 1.0 + (pp - 1) / (pp * vpp), 1.0)
+    act_first = layers_stage * in_flight * act_layer * interleave
+    logits = 4.0 * s_loc * mb * m_.vocab_size / tp
+    act_last = layers_stage * act_layer + logits
+    act_b = np.maximum(act_first, act_last)
+    # full recompute rebuilds one layer's activations at a time during backward
+    act_b = act_b + np.where(rec == 2, act_layer_full, 0.0)
+
+    # ---- buffers -------------------------------------------------------------
+    layer_p_gpu = (nonexp_p + exp_p / ep) / L / tp
+    gather_buf = np.where(zero == 3, 2.0 * 2 * layer_p_gpu * w_bytes_el / 2, 0.0)  # current + prefetched layer
+    tp_buf = np.where(tp > 1, 2.0 * sbh * 2 / np.where(sp, 1.0, 1.0), 0.0)
+    grad_bucket = np.where(dp > 1, np.minimum(p_gpu * 4.0, 0.1 * 2**30), 0.0)
+    buffers_b = gather_buf + tp_buf + grad_bucket
+    dynamic = act_b + buffers_b
+    framework_b = eff_params.FRAMEWORK_FIXED_BYTES + eff_params.ALLOCATOR_FRAGMENTATION * dynamic
+
+    # ---- compute per micro-batch per layer (forward) ------------------------
+    peak = acc.peak(job.precision if job.precision != "fp32" else "tf32")
+    peak16 = acc.peak("bf16") if acc.supports("bf16") else peak
+    mm_eff = eff.fp8_matmul if job.precision == "fp8" else eff.matmul
+    tokens_mb = mb * s_loc
+    dense_p = dense_matmul_params(m_)
+    dense_p_layer = (dense_p - 0) / L
+    mm_flops_layer = 2.0 * tokens_mb * dense_p_layer / tp
+    narrow = np.minimum(h, np.minimum(m_.n_heads * m_.hd / tp, m_.ffn_hidden / tp))
+    tok_gemm = tokens_mb
+    if m_.is_moe:
+        tok_gemm = tokens_mb * ep * m_.experts_per_token / m_.n_experts  # tokens per expert GEMM
+    g = _gemm_eff(tok_gemm) * _gemm_eff(narrow)
+    mm_rate = peak * mm_eff * g
+    w_read = 2.0 * (dense_p_layer / tp)  # weights streamed once per GEMM pass
+    bw = acc.mem_bw_bytes_per_s * eff.memory_bw
+    mm_fwd = np.maximum(mm_flops_layer / mm_rate, w_read / bw)
+
+    attn_flops_causal = attention_fwd_flops_per_token(m_, s, causal=True) / L  # per token per layer
+    attn_flops_full = attention_fwd_flops_per_token(m_, s, causal=False) / L
+    attn_fwd_flash = tokens_mb * attn_flops_causal / tp / peak16 / eff.attention
+    attn_fwd_plain = tokens_mb * attn_flops_full / tp / (peak16 * eff.matmul * _gemm_eff(m_.hd))
+    score_bytes = tokens_mb * m_.n_heads / tp * s * eff_params.SCORE_BYTES_PER_ELEMENT
+    attn_fwd = np.where(flash, attn_fwd_flash, attn_fwd_plain + score_bytes / bw)
+    attn_bwd = np.where(flash, attn_fwd_flash * eff_params.FLASH_BWD_OVER_FWD, 2.0 * attn_fwd)
+
+    ffn_el = m_.ffn_hidden * (m_.experts_per_token + m_.n_shared_experts if m_.is_moe else 1)
+    ew_bytes = tokens_mb * (
+        eff_params.ELEMENTWISE_BYTES_PER_D * h / np.where(sp, tp, 1.0) + eff_params.ELEMENTWISE_BYTES_PER_FFN * ffn_el / tp
+    )
+    ew_fwd = ew_bytes / bw
+
+    # ---- communication per layer per micro-batch ----------------------------
+    gpn = cl.gpus_per_node
+    nv_bw = cl.intra_node_bw_bytes_per_s * eff_params.NVLINK_BUS_EFFICIENCY
+    net_bw = cl.inter_node_bw_bytes_per_s * eff_params.NETWORK_BUS_EFFICIENCY
+    tp_in_node = tp <= gpn
+    tp_bw = np.where(tp_in_node, nv_bw, net_bw)
+    tp_lat = np.where(tp_in_node, cl.intra_node_latency_s, cl.inter_node_latency_s)
+    act_msg = tokens_mb * h * 2.0
+    tp_one = _collective_time(act_msg, tp, 2.0, tp_bw, tp_lat)  # all-reduce (= all-gather + reduce-scatter)
+    tp_fwd = 2.0 * tp_one
+    tp_bwd = 2.0 * tp_one
+
+    # context parallel: ring exchange of K and V chunks, overlapped with attention compute
+    kv_msg = tokens_mb * 2.0 * m_.kv_heads * m_.hd * 2.0 / np.minimum(tp, kv)
+    cp_in_node = tp * cp <= gpn
+    cp_bw = np.where(cp_in_node, nv_bw, net_bw)
+    cp_comm = np.where(cp > 1, (cp - 1) * kv_msg / cp_bw, 0.0)
+    cp_fwd = np.maximum(0.0, cp_comm - attn_fwd)
+    cp_bwd = np.maximum(0.0, 2.0 * cp_comm - attn_bwd)
+
+    # expert parallel all-to-all: dispatch + combine, forward and backward
+    if m_.is_moe:
+        frac_moe = m_.n_moe_layers / L
+        a2a_msg = tokens_mb * m_.experts_per_token * h * 2.0 / np.where(sp, tp, 1.0)
+        ep_in_node = tp * ep <= gpn
+        ep_bw = np.where(ep_in_node, nv_bw, net_bw)
+        a2a = np.where(ep > 1, 2.0 * a2a_msg * (ep - 1) / ep / ep_bw, 0.0) * frac_moe
+    else:
+        a2a = np.zeros_like(tp)
+
+    layer_fwd = mm_fwd + attn_fwd + ew_fwd + tp_fwd + cp_fwd + a2a
+    layer_bwd = 2.0 * mm_fwd + attn_bwd + 2.0 * ew_fwd + tp_bwd + cp_bwd + a2a
+    layer_rec = np.where(rec == 2, layer_fwd, np.where(rec == 1, attn_fwd, 0.0))
+
+    # LM head + loss on the last stage (fwd + bwd, vocab split over TP)
+    head_flops = 6.0 * tokens_mb * lm_head_params(m_) / tp
+    head_t = head_flops / (peak * mm_eff * _gemm_eff(tokens_mb)) + 3.0 * logits / bw
+
+    # ---- FSDP / ZeRO-3 parameter traffic per micro-batch (overlapped with compute) ---
+    dp_spans_nodes = tp * shard > gpn
+    sh_bw = np.where(dp_spans_nodes, net_bw, nv_bw)
+    sh_lat = np.where(dp_spans_nodes, cl.inter_node_latency_s, cl.intra_node_latency_s)
+    layers_chunk = layers_stage
+    stage_param_bytes = 2.0 * p_gpu
+    fsdp_per_mb = np.where(
+        zero == 3,
+        _collective_time(stage_param_bytes, shard, 1.0, sh_bw, sh_lat / max(L, 1)) * 2.0  # gather fwd + bwd
+        + _collective_time(stage_param_bytes, shard, 1.0, sh_bw, sh_lat / max(L, 1)),  # reduce-scatter grads
+        0.0,
+    )
+
+    # ---- pipeline schedule ---------------------------------------------------
+    stage_compute_mb = layers_chunk * (layer_fwd + layer_bwd + layer_rec) + head_t
+    # FSDP traffic runs beside compute; only what exceeds it is exposed
+    stage_mb = np.maximum(stage_compute_mb, fsdp_per_mb)
+    bubble = (pp - 1) / vpp * stage_mb
+    p2p_msg = act_msg / np.where(tp > 1, tp, 1.0)  # scatter/gather over the TP ranks
+    pp_bw = np.where(tp * pp <= gpn, nv_bw, net_bw)
+    pp_comm = np.where(pp > 1, 2.0 * vpp * m * (p2p_msg / pp_bw + cl.inter_node_latency_s), 0.0)
+
+    # ---- data-parallel gradient reduction (once per step) -------------------
+    dp_bytes = w_bytes_el * p_gpu
+    dp_total = np.where(zero == 3, 0.0, _collective_time(dp_bytes, dp, 2.0, sh_bw, sh_lat))
+    if np.any(pa.hsdp):  # HSDP also all-reduces gradients across the replicas of a shard
+        rep = dp / shard
+        dp_total = dp_total + np.where(pa.hsdp, _collective_time(dp_bytes / shard, rep, 2.0, net_bw, cl.inter_node_latency_s), 0.0)
+    # overlapped with the backward pass of the last micro-batch
+    last_bwd = layers_chunk * vpp * layer_bwd
+    dp_exposed = np.maximum(0.0, dp_total - last_bwd)
+
+    # ---- optimizer step --------------------------------------------------------
+    opt_params = np.where(zero >= 1, p_nonexp_gpu / shard + p_exp_gpu / exp_shard, p_gpu)
+    optimizer_t = opt_params * eff_params.OPTIMIZER_BYTES_PER_PARAM / bw
+
+    # ---- totals -----------------------------------------------------------------
+    work_mb = m  # micro-batches per step per pipeline
+    compute_t = work_mb * (layers_chunk * vpp * 3.0 * mm_fwd / vpp + head_t)
+    attention_t = work_mb * layers_stage * (attn_fwd + attn_bwd)
+    elementwise_t = work_mb * layers_stage * 3.0 * ew_fwd
+    recompute_t = work_mb * layers_stage * layer_rec
+    tp_t = work_mb * layers_stage * (tp_fwd + tp_bwd)
+    cp_t = work_mb * layers_stage * (cp_fwd + cp_bwd)
+    ep_t = work_mb * layers_stage * 2.0 * a2a
+    fsdp_t = work_mb * np.maximum(0.0, fsdp_per_mb - stage_compute_mb)
+    step = work_mb * stage_mb + bubble + pp_comm + dp_exposed + optimizer_t
+
+    out = TrainingArrays(
+        valid=reason == 0, reason=reason,
+        weights_bytes=weights_b, gradients_bytes=grads_b, optimizer_bytes=opt_b, activations_bytes=act_b,
+        buffers_bytes=buffers_b, framework_bytes=framework_b,
+        compute_s=compute_t, attention_s=attention_t, elementwise_s=elementwise_t, recompute_s=recompute_t,
+        tp_comm_s=tp_t, cp_comm_s=cp_t, ep_comm_s=ep_t, pp_comm_s=pp_comm, bubble_s=bubble,
+        dp_comm_s=dp_exposed, fsdp_comm_s=fsdp_t, optimizer_s=optimizer_t, step_s=step,
+    )
+    fits = out.memory_bytes <= acc.memory_bytes
+    np.copyto(reason, 9, where=(reason == 0) & ~fits)
+    out.valid = reason == 0
+    out.extra["n_micro"] = n_micro
+    return out
+
+
+def hardware_flops_per_token(job: TrainingJob, recompute: np.ndarray | int, causal: bool = True) -> np.ndarray:
+    """FLOPs the GPUs execute per token: model FLOPs + recomputed forward work."""
+    fl = training_flops_per_token(job.model, job.seq_len, causal=causal)
+    fwd_layers = (fl.dense_flops + fl.attention_flops) / 3.0
+    attn_fwd = fl.attention_flops / 3.0
+    rec = np.asarray(recompute)
+    extra = np.where(rec == 2, fwd_layers, np.where(rec == 1, attn_fwd, 0.0))
+    return fl.total_flops + extra

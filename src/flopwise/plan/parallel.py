@@ -1,0 +1,120 @@
+"""ParallelPlan: how one training job is split over the cluster."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flopwise.errors import FlopwiseError
+
+Sharding = Literal["none", "distributed-optimizer", "zero1", "zero2", "zero3", "fsdp", "hsdp"]
+Recompute = Literal["none", "selective", "full"]
+
+SHARDINGS: tuple[str, ...] = ("none", "distributed-optimizer", "zero1", "zero2", "zero3", "fsdp", "hsdp")
+RECOMPUTES: tuple[str, ...] = ("none", "selective", "full")
+
+# ZeRO stage each sharding scheme amounts to (what it shards: 1 optimizer, 2 + gradients, 3 + weights).
+ZERO_STAGE: dict[str, int] = {
+    "none": 0,
+    "distributed-optimizer": 1,
+    "zero1": 1,
+    "zero2": 2,
+    "zero3": 3,
+    "fsdp": 3,
+    "hsdp": 3,
+}
+RECOMPUTE_CODE: dict[str, int] = {"none": 0, "selective": 1, "full": 2}
+
+
+class ParallelPlan(BaseModel):
+    """Degrees of parallelism and the memory/compute trade-offs of one training layout."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tp: int = Field(default=1, gt=0, description="tensor parallel")
+    pp: int = Field(default=1, gt=0, description="pipeline parallel")
+    dp: int = Field(default=1, gt=0, description="data parallel (incl. sharded data parallel)")
+    cp: int = Field(default=1, gt=0, description="context (sequence-dimension) parallel")
+    ep: int = Field(default=1, gt=0, description="expert parallel (carved out of dp)")
+    vpp: int = Field(default=1, gt=0, description="virtual pipeline stages (model chunks) per rank")
+    micro_batch: int = Field(default=1, gt=0)
+    sharding: Sharding = "distributed-optimizer"
+    recompute: Recompute = "selective"
+    sequence_parallel: bool = True
+    precision: Literal["bf16", "fp16", "fp8", "fp32"] = "bf16"
+    flash_attention: bool = True
+
+    @property
+    def gpus(self) -> int:
+        return self.tp * self.pp * self.dp * self.cp
+
+    def label(self) -> str:
+        parts = [f"tp={self.tp}", f"pp={self.pp}", f"dp={self.dp}"]
+        if self.cp > 1:
+            parts.append(f"cp={self.cp}")
+        if self.ep > 1:
+            parts.append(f"ep={self.ep}")
+        if self.vpp > 1:
+            parts.append(f"vpp={self.vpp}")
+        parts += [f"mb={self.micro_batch}", self.sharding, f"recompute={self.recompute}"]
+        if self.tp > 1 and self.sequence_parallel:
+            parts.append("sp")
+        return " ".join(parts)
+
+
+PLAN_KEYS = {
+    "tp": int, "pp": int, "dp": int, "cp": int, "ep": int, "vpp": int,
+    "mb": int, "micro_batch": int, "sharding": str, "recompute": str, "sp": str, "sequence_parallel": str,
+    "precision": str, "flash": str, "flash_attention": str,
+}
+
+
+def _bool(text: str, key: str) -> bool:
+    t = text.lower()
+    if t in {"1", "true", "yes", "on"}:
+        return True
+    if t in {"0", "false", "no", "off"}:
+        return False
+    raise FlopwiseError(f"plan key '{key}' takes true/false, got '{text}'")
+
+
+def parse_plan_spec(text: str) -> dict:
+    """Parse 'tp=8,pp=16,mb=1,sharding=zero1,recompute=full' into ParallelPlan fields (partial allowed)."""
+    from flopwise.errors import close_matches
+
+    out: dict = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        if "=" not in item:
+            raise FlopwiseError(f"plan item '{item}' is not key=value (e.g. tp=8,pp=16,mb=1)")
+        key, value = (s.strip() for s in item.split("=", 1))
+        key = key.lower().replace("-", "_")
+        if key not in PLAN_KEYS:
+            near = close_matches(key, PLAN_KEYS)
+            hint = f"; did you mean {near[0]}?" if near else ""
+            raise FlopwiseError(f"unknown plan key '{key}'; accepted: {', '.join(PLAN_KEYS)}{hint}")
+        if PLAN_KEYS[key] is int:
+            try:
+                n = int(value)
+            except ValueError:
+                raise FlopwiseError(f"plan key '{key}' needs a positive integer, got '{value}'") from None
+            if n <= 0:
+                raise FlopwiseError(f"plan key '{key}' needs a positive integer, got {n}")
+            out["micro_batch" if key == "mb" else key] = n
+        elif key in {"sp", "sequence_parallel"}:
+            out["sequence_parallel"] = _bool(value, key)
+        elif key in {"flash", "flash_attention"}:
+            out["flash_attention"] = _bool(value, key)
+        elif key == "sharding":
+            if value not in SHARDINGS:
+                raise FlopwiseError(f"unknown sharding '{value}'; accepted: {', '.join(SHARDINGS)}")
+            out["sharding"] = value
+        elif key == "recompute":
+            if value not in RECOMPUTES:
+                raise FlopwiseError(f"unknown recompute '{value}'; accepted: {', '.join(RECOMPUTES)}")
+            out["recompute"] = value
+        elif key == "precision":
+            if value not in {"bf16", "fp16", "fp8", "fp32"}:
+                raise FlopwiseError(f"unknown precision '{value}'; accepted: bf16, fp16, fp8, fp32")
+            out["precision"] = value
+    return out

@@ -1,0 +1,192 @@
+"""Enumerate every valid parallel layout for a job, evaluate them all at once, rank them."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from flopwise.errors import InfeasiblePlan
+from flopwise.estimate.training import REASONS, PlanArrays, TrainingArrays, TrainingJob, evaluate_arrays
+from flopwise.plan.parallel import RECOMPUTE_CODE, ZERO_STAGE, ParallelPlan
+
+ZERO_NAMES = {0: "none", 1: "distributed-optimizer", 2: "zero2", 3: "fsdp"}
+RECOMPUTE_NAMES = {v: k for k, v in RECOMPUTE_CODE.items()}
+
+
+def divisors(n: int) -> list[int]:
+    return [k for k in range(1, n + 1) if n % k == 0]
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Which values each degree may take; None = every valid value. Fixed fields pin a degree."""
+
+    tp: tuple[int, ...] | None = None
+    pp: tuple[int, ...] | None = None
+    cp: tuple[int, ...] | None = None
+    ep: tuple[int, ...] | None = None
+    vpp: tuple[int, ...] | None = None
+    mb: tuple[int, ...] | None = None
+    sharding: tuple[str, ...] = ("distributed-optimizer", "zero2", "fsdp")
+    recompute: tuple[str, ...] = ("none", "selective", "full")
+    sequence_parallel: tuple[bool, ...] = (True,)
+    flash_attention: bool = True
+    max_tp: int = 64
+    max_mb: int = 16
+    max_vpp: int = 8
+
+    @classmethod
+    def pinned(cls, fields: dict) -> "SearchSpace":
+        """A space with the given ParallelPlan fields fixed (the rest searched)."""
+        kw: dict = {}
+        for key in ("tp", "pp", "cp", "ep", "vpp"):
+            if key in fields:
+                kw[key] = (fields[key],)
+        if "micro_batch" in fields:
+            kw["mb"] = (fields["micro_batch"],)
+        if "sharding" in fields:
+            kw["sharding"] = (fields["sharding"],)
+        if "recompute" in fields:
+            kw["recompute"] = (fields["recompute"],)
+        if "sequence_parallel" in fields:
+            kw["sequence_parallel"] = (fields["sequence_parallel"],)
+        if "flash_attention" in fields:
+            kw["flash_attention"] = fields["flash_attention"]
+        return cls(**kw)
+
+
+def candidate_arrays(job: TrainingJob, n_gpus: int, space: SearchSpace) -> PlanArrays:
+    """Cartesian product of all degree choices that can possibly be valid (cheap pre-filter)."""
+    m = job.model
+    L, B, s = m.n_layers, job.global_batch, job.seq_len
+    tps = space.tp or tuple(t for t in divisors(m.n_heads) if t <= space.max_tp and n_gpus % t == 0)
+    pps = space.pp or tuple(p for p in divisors(L) if n_gpus % p == 0)
+    if space.cp:
+        cps = space.cp
+    else:
+        cps = tuple(c for c in (1, 2, 4, 8, 16) if s % c == 0 and s // c >= 2048 and n_gpus % c == 0) or (1,)
+    rows = []
+    for tp, pp, cp in itertools.product(tps, pps, cps):
+        if n_gpus % (tp * pp * cp):
+            continue
+        dp = n_gpus // (tp * pp * cp)
+        if B % dp:
+            continue
+        per_dp = B // dp
+        mbs = space.mb or tuple(b for b in divisors(per_dp) if b <= space.max_mb)
+        eps = space.ep or (tuple(e for e in divisors(m.n_experts) if dp % e == 0) if m.is_moe else (1,))
+        vpps = space.vpp or tuple(v for v in divisors(L // pp) if v <= space.max_vpp) if L % pp == 0 else (1,)
+        if pp == 1 and not space.vpp:
+            vpps = (1,)
+        for mb, ep, vpp in itertools.product(mbs, eps, vpps):
+            rows.append((tp, pp, dp, cp, ep, vpp, mb))
+    if not rows:
+        rows = [(1, 1, n_gpus, 1, 1, 1, 1)]
+    base = np.array(rows, dtype=np.int64)
+    zeros = [ZERO_STAGE[z] for z in space.sharding]
+    hsdp = [z == "hsdp" for z in space.sharding]
+    recs = [RECOMPUTE_CODE[r] for r in space.recompute]
+    sps = list(space.sequence_parallel)
+    n_base, n_z, n_r, n_s = len(base), len(zeros), len(recs), len(sps)
+    total = n_base * n_z * n_r * n_s
+    idx = np.arange(total)
+    bi = idx // (n_z * n_r * n_s)
+    zi = (idx // (n_r * n_s)) % n_z
+    ri = (idx // n_s) % n_r
+    si = idx % n_s
+    cols = base[bi]
+    tp_col = cols[:, 0]
+    return PlanArrays(
+        tp=tp_col, pp=cols[:, 1], dp=cols[:, 2], cp=cols[:, 3], ep=cols[:, 4], vpp=cols[:, 5], mb=cols[:, 6],
+        zero=np.array(zeros, dtype=np.int64)[zi], hsdp=np.array(hsdp, dtype=bool)[zi],
+        recompute=np.array(recs, dtype=np.int64)[ri],
+        sp=np.array(sps, dtype=bool)[si] & (tp_col > 1),
+        flash=np.full(total, space.flash_attention, dtype=bool),
+    )
+
+
+def plan_at(pa: PlanArrays, i: int, precision: str, sharding_names: dict[int, str] | None = None) -> ParallelPlan:
+    """The ParallelPlan at index i of the candidate arrays."""
+    zero = int(pa.zero[i])
+    sharding = "hsdp" if bool(pa.hsdp[i]) else (sharding_names or ZERO_NAMES)[zero]
+    return ParallelPlan(
+        tp=int(pa.tp[i]), pp=int(pa.pp[i]), dp=int(pa.dp[i]), cp=int(pa.cp[i]), ep=int(pa.ep[i]),
+        vpp=int(pa.vpp[i]), micro_batch=int(pa.mb[i]), sharding=sharding,
+        recompute=RECOMPUTE_NAMES[int(pa.recompute[i])], sequence_parallel=bool(pa.sp[i]),
+        precision=precision, flash_attention=bool(pa.flash[i]),
+    )
+
+
+@dataclass
+class SearchResult:
+    """Evaluated candidates, ranked (indices into `arrays`/`results` of the valid ones, best first)."""
+
+    job: TrainingJob
+    n_gpus: int
+    arrays: PlanArrays
+    results: TrainingArrays
+    ranked: np.ndarray
+    search_s: float
+    sharding_names: dict[int, str]
+
+    @property
+    def plans_evaluated(self) -> int:
+        return len(self.arrays)
+
+    @property
+    def plans_valid(self) -> int:
+        return int(self.results.valid.sum())
+
+    def plan(self, rank: int = 0) -> ParallelPlan:
+        return plan_at(self.arrays, int(self.ranked[rank]), self.job.precision, self.sharding_names)
+
+    def why_none(self) -> str:
+        """Why no plan is valid: the most common blocking reason, with the memory gap if that was it."""
+        res = self.results
+        codes, counts = np.unique(res.reason, return_counts=True)
+        mem_idx = np.flatnonzero(res.reason == 9)
+        if len(mem_idx):
+            best = mem_idx[np.argmin(res.memory_bytes[mem_idx])]
+            gib = 2**30
+            cap = self.job.cluster.accelerator.memory_bytes / gib
+            parts = {
+                "weights+grads+optimizer": (res.weights_bytes[best] + res.gradients_bytes[best] + res.optimizer_bytes[best]) / gib,
+                "activations": res.activations_bytes[best] / gib,
+                "buffers+framework": (res.buffers_bytes[best] + res.framework_bytes[best]) / gib,
+            }
+            detail = ", ".join(f"{v:.1f} {k}" for k, v in parts.items())
+            plan = plan_at(self.arrays, int(best), self.job.precision, self.sharding_names)
+            return (f"no plan fits in memory on {self.n_gpus} x {self.job.cluster.accelerator.id}: the smallest "
+                    f"({plan.label()}) needs {res.memory_bytes[best] / gib:.1f} GiB per GPU of {cap:.0f} "
+                    f"({detail}); use more GPUs, a smaller micro-batch or sequence, or more sharding")
+        code = int(codes[np.argmax(counts)])
+        return f"no valid plan on {self.n_gpus} GPUs: {REASONS.get(code, 'invalid')}"
+
+
+def search(job: TrainingJob, n_gpus: int, space: SearchSpace | None = None, objective: str = "time") -> SearchResult:
+    """Evaluate every candidate layout and rank the valid ones (fastest first)."""
+    space = space or SearchSpace()
+    t0 = time.perf_counter()
+    pa = candidate_arrays(job, n_gpus, space)
+    res = evaluate_arrays(job, pa, n_gpus)
+    valid = np.flatnonzero(res.valid)
+    key = res.step_s[valid]
+    if objective == "memory":
+        key = res.memory_bytes[valid]
+    ranked = valid[np.argsort(key, kind="stable")]
+    names = dict(ZERO_NAMES)
+    for z in space.sharding:
+        if z != "hsdp":
+            names[ZERO_STAGE[z]] = z
+    return SearchResult(job, n_gpus, pa, res, ranked, time.perf_counter() - t0, names)
+
+
+def best_plan(job: TrainingJob, n_gpus: int, space: SearchSpace | None = None) -> tuple[SearchResult, int]:
+    """The search result and the index of its best plan; raises InfeasiblePlan when none is valid."""
+    result = search(job, n_gpus, space)
+    if not len(result.ranked):
+        raise InfeasiblePlan(result.why_none())
+    return result, int(result.ranked[0])

@@ -1,0 +1,211 @@
+"""Training planner: from (model, cluster, batch, tokens) to a typed estimate with its breakdowns."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel
+
+from flopwise.errors import FlopwiseError, InfeasiblePlan
+from flopwise.estimate.flops import training_flops, training_flops_per_token
+from flopwise.estimate.memory import model_state_bytes
+from flopwise.estimate.training import TrainingArrays, TrainingJob, hardware_flops_per_token
+from flopwise.plan.parallel import ParallelPlan
+from flopwise.plan.search import SearchResult, SearchSpace, search
+
+DEFAULT_MFU = 0.40  # what-if MFU when --mfu is given without a value (typical of well-tuned large runs)
+
+
+class FlopsSummary(BaseModel):
+    dense_flops: float
+    lm_head_flops: float
+    attention_flops: float
+    flops_total: float
+    flops_per_token: float
+
+
+class MemoryBreakdown(BaseModel):
+    """Bytes per GPU by component (the busiest pipeline stage)."""
+
+    weights_bytes: float
+    gradients_bytes: float
+    optimizer_bytes: float
+    activations_bytes: float
+    buffers_bytes: float
+    framework_bytes: float
+    total_bytes: float
+    capacity_bytes: float
+    fits: bool
+
+
+class StepTime(BaseModel):
+    """Seconds per optimizer step by component; the components add up to `step_s`."""
+
+    compute_s: float
+    attention_s: float
+    elementwise_s: float
+    recompute_s: float
+    tp_comm_s: float
+    cp_comm_s: float
+    ep_comm_s: float
+    pp_comm_s: float
+    bubble_s: float
+    dp_comm_s: float
+    fsdp_comm_s: float
+    optimizer_s: float
+    step_s: float
+
+
+class PlanSummary(BaseModel):
+    plan: str
+    step_s: float
+    mfu: float
+    memory_gib: float
+
+
+class TrainingEstimate(BaseModel):
+    """Everything `flopwise train` reports."""
+
+    model: str
+    accelerator: str
+    cluster: str
+    gpus: int
+    global_batch: int
+    seq_len: int
+    precision: str
+    tokens: float
+    mode: str  # "planner" or "assumed-mfu"
+    flops: FlopsSummary
+    plan: ParallelPlan | None
+    memory: MemoryBreakdown
+    step_time: StepTime | None
+    tokens_per_s: float
+    tokens_per_s_per_gpu: float
+    tflops_per_gpu: float
+    mfu: float
+    hfu: float
+    train_s: float
+    days: float
+    gpu_hours: float
+    price_per_gpu_hour: float | None
+    cost_usd: float | None
+    plans_evaluated: int = 0
+    plans_valid: int = 0
+    search_s: float = 0.0
+    top_plans: list[PlanSummary] = []
+
+
+def _memory_at(res: TrainingArrays, i: int, capacity: float) -> MemoryBreakdown:
+    parts = dict(
+        weights_bytes=float(res.weights_bytes[i]), gradients_bytes=float(res.gradients_bytes[i]),
+        optimizer_bytes=float(res.optimizer_bytes[i]), activations_bytes=float(res.activations_bytes[i]),
+        buffers_bytes=float(res.buffers_bytes[i]), framework_bytes=float(res.framework_bytes[i]),
+    )
+    total = sum(parts.values())
+    return MemoryBreakdown(**parts, total_bytes=total, capacity_bytes=capacity, fits=total <= capacity)
+
+
+def _step_at(res: TrainingArrays, i: int) -> StepTime:
+    return StepTime(**{k: float(getattr(res, k)[i]) for k in StepTime.model_fields})
+
+
+def _flops_summary(job: TrainingJob, tokens: float) -> FlopsSummary:
+    fl = training_flops(job.model, tokens, job.seq_len)
+    per = training_flops_per_token(job.model, job.seq_len)
+    return FlopsSummary(
+        dense_flops=fl.dense_flops, lm_head_flops=fl.lm_head_flops, attention_flops=fl.attention_flops,
+        flops_total=fl.total_flops, flops_per_token=per.total_flops,
+    )
+
+
+def _finish(job, n_gpus, tokens, price, tokens_per_s, hw_flops_per_token, **kw) -> TrainingEstimate:
+    acc = job.cluster.accelerator
+    peak = acc.peak(job.precision if job.precision != "fp32" else "tf32")
+    flops = _flops_summary(job, tokens)
+    per_gpu = tokens_per_s / n_gpus
+    train_s = tokens / tokens_per_s
+    gpu_hours = train_s * n_gpus / 3600
+    return TrainingEstimate(
+        model=job.model.name, accelerator=acc.id, cluster=job.cluster.name, gpus=n_gpus,
+        global_batch=job.global_batch, seq_len=job.seq_len, precision=job.precision, tokens=tokens, flops=flops,
+        tokens_per_s=tokens_per_s, tokens_per_s_per_gpu=per_gpu,
+        tflops_per_gpu=per_gpu * flops.flops_per_token / 1e12,
+        mfu=per_gpu * flops.flops_per_token / peak, hfu=per_gpu * hw_flops_per_token / peak,
+        train_s=train_s, days=train_s / 86400, gpu_hours=gpu_hours, price_per_gpu_hour=price,
+        cost_usd=gpu_hours * price if price is not None else None, **kw,
+    )
+
+
+def estimate_from_search(result: SearchResult, i: int, tokens: float, price: float | None, top: int = 5) -> TrainingEstimate:
+    """The TrainingEstimate of candidate `i` of a search result."""
+    job, res, n = result.job, result.results, result.n_gpus
+    step = float(res.step_s[i])
+    tokens_per_s = job.global_batch * job.seq_len / step
+    rec = int(result.arrays.recompute[i])
+    hw = float(hardware_flops_per_token(job, rec))
+    plan_idx = {int(result.ranked[k]): k for k in range(min(len(result.ranked), 10_000))}
+    plan = result.plan(plan_idx[i]) if i in plan_idx else None
+    tops = []
+    peak = job.cluster.accelerator.peak(job.precision if job.precision != "fp32" else "tf32")
+    per_tok = training_flops_per_token(job.model, job.seq_len).total_flops
+    for k in range(min(top, len(result.ranked))):
+        j = int(result.ranked[k])
+        st = float(res.step_s[j])
+        tops.append(PlanSummary(
+            plan=result.plan(k).label(), step_s=st,
+            mfu=job.global_batch * job.seq_len / st / n * per_tok / peak,
+            memory_gib=float(res.memory_bytes[j]) / 2**30,
+        ))
+    return _finish(
+        job, n, tokens, price, tokens_per_s, hw, mode="planner", plan=plan,
+        memory=_memory_at(res, i, job.cluster.accelerator.memory_bytes), step_time=_step_at(res, i),
+        plans_evaluated=result.plans_evaluated, plans_valid=result.plans_valid, search_s=result.search_s,
+        top_plans=tops,
+    )
+
+
+def plan_training(
+    job: TrainingJob,
+    n_gpus: int,
+    tokens: float,
+    price: float | None = None,
+    fixed: dict | None = None,
+    space: SearchSpace | None = None,
+    top: int = 5,
+) -> TrainingEstimate:
+    """Search (or evaluate the `fixed` plan fields) and return the best plan's estimate."""
+    if space is None:
+        space = SearchSpace.pinned(fixed) if fixed else SearchSpace()
+    result = search(job, n_gpus, space)
+    if not len(result.ranked):
+        raise InfeasiblePlan(result.why_none())
+    return estimate_from_search(result, int(result.ranked[0]), tokens, price, top=top)
+
+
+def assumed_mfu_training(job: TrainingJob, n_gpus: int, tokens: float, mfu: float, price: float | None = None) -> TrainingEstimate:
+    """What-if arithmetic: time from an assumed MFU; memory if model states were sharded over all GPUs."""
+    if not 0 < mfu <= 1:
+        raise FlopwiseError(f"--mfu must be in (0, 1], got {mfu:g}")
+    acc = job.cluster.accelerator
+    peak = acc.peak(job.precision if job.precision != "fp32" else "tf32")
+    per_tok = training_flops_per_token(job.model, job.seq_len).total_flops
+    tokens_per_s = mfu * peak * n_gpus / per_tok
+    states = model_state_bytes(job.model.params_total, job.precision, job.optimizer)
+    from flopwise.estimate.memory import activation_bytes_per_layer
+    from flopwise.estimate.efficiency import FRAMEWORK_FIXED_BYTES
+
+    act = job.model.n_layers * activation_bytes_per_layer(job.model, job.seq_len, 1, recompute="selective")
+    parts = dict(
+        weights_bytes=states.weights_bytes / n_gpus, gradients_bytes=states.gradients_bytes / n_gpus,
+        optimizer_bytes=states.optimizer_bytes / n_gpus, activations_bytes=act, buffers_bytes=0.0,
+        framework_bytes=FRAMEWORK_FIXED_BYTES,
+    )
+    total = sum(parts.values())
+    memory = MemoryBreakdown(**parts, total_bytes=total, capacity_bytes=acc.memory_bytes, fits=total <= acc.memory_bytes)
+    return _finish(job, n_gpus, tokens, price, tokens_per_s, per_tok, mode="assumed-mfu", plan=None,
+                   memory=memory, step_time=None)
+
+
+def mfu_of(per_gpu_tokens_per_s: np.ndarray | float, job: TrainingJob) -> np.ndarray | float:
+    acc = job.cluster.accelerator
+    peak = acc.peak(job.precision if job.precision != "fp32" else "tf32")
+    return per_gpu_tokens_per_s * training_flops_per_token(job.model, job.seq_len).total_flops / peak

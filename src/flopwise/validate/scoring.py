@@ -1,0 +1,39 @@
+"""Scoring predictions against measurements: per-row error, median and worst absolute error."""
+
+from __future__ import annotations
+
+import statistics
+
+from pydantic import BaseModel
+
+
+class RowScore(BaseModel):
+    id: str
+    metric: str
+    predicted: float | None
+    measured: float | None
+    error: float | None  # predicted / measured - 1
+    plan: str = ""
+    note: str = ""
+
+
+class ValidationReport(BaseModel):
+    kind: str
+    runs_file: str
+    rows: list[RowScore]
+    scored: int
+    skipped: int
+    median_abs_error: float | None
+    max_abs_error: float | None
+    worst_rows: list[str]
+
+
+def summarize(kind: str, runs_file: str, rows: list[RowScore]) -> ValidationReport:
+    scored = [r for r in rows if r.error is not None]
+    errs = [abs(r.error) for r in scored]
+    worst = sorted(scored, key=lambda r: -abs(r.error))[:3]
+    return ValidationReport(
+        kind=kind, runs_file=runs_file, rows=rows, scored=len(scored), skipped=len(rows) - len(scored),
+        median_abs_error=statistics.median(errs) if errs else None, max_abs_error=max(errs) if errs else None,
+        worst_rows=[r.id for r in worst],
+    )

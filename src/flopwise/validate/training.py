@@ -1,0 +1,132 @@
+"""Score the training estimator on published runs.
+
+A row that gives its plan is evaluated with that plan (unknown fields, e.g. micro-batch, are searched);
+otherwise the best plan found is used. The compared quantity is the first the row measured, in this
+order: TFLOP/s per GPU (in the row's FLOPs convention), MFU, HFU, tokens/s per GPU, step time,
+GPU-hours for the stated tokens.
+"""
+
+from __future__ import annotations
+
+from flopwise.catalog.accelerators import get_accelerator
+from flopwise.catalog.runs import TrainingRun
+from flopwise.catalog.systems import default_cluster
+from flopwise.errors import FlopwiseError
+from flopwise.estimate.flops import attention_fwd_flops_per_token, dense_matmul_params, lm_head_params
+from flopwise.estimate.training import TrainingJob
+from flopwise.plan.search import SearchSpace, search
+from flopwise.spec.model import ModelSpec
+from flopwise.validate.scoring import RowScore
+
+# Assumptions for fields a row leaves blank (documented in docs/accuracy.md).
+DEFAULT_VOCAB = 51200  # GPT-2 BPE padded for Megatron
+DEFAULT_GPUS = 2048  # a large pre-training cluster when the row does not say how many GPUs
+DEFAULT_BATCH_TOKENS = 4 * 2**20  # 4M tokens per step (LLaMA, Llama 2)
+
+
+def model_from_row(row: TrainingRun) -> ModelSpec:
+    """A ModelSpec from the row's architecture columns (MLP kind inferred from ffn_hidden / hidden)."""
+    missing = [c for c in ("layers", "hidden", "heads", "ffn_hidden") if getattr(row, c) is None]
+    if missing:
+        raise FlopwiseError(f"architecture not given ({', '.join(missing)})")
+    gelu = row.ffn_hidden == 4 * row.hidden
+    return ModelSpec(
+        name=row.model or row.id, n_layers=row.layers, d_model=row.hidden, n_heads=row.heads,
+        n_kv_heads=row.kv_heads, ffn_hidden=row.ffn_hidden, mlp="gelu" if gelu else "swiglu",
+        vocab_size=row.vocab or DEFAULT_VOCAB, max_seq_len=getattr(row, "seq_len", None) or 2048,
+        tied_embeddings=gelu, norm="layernorm" if gelu else "rmsnorm", attn_bias=gelu, mlp_bias=gelu,
+        n_experts=row.experts or 0, experts_per_token=row.experts_per_token or 0,
+    )
+
+
+def convention_flops_per_token(model: ModelSpec, seq_len: int, recompute: str, convention: str) -> float:
+    """FLOPs per token as published sources count them: full s×s attention (PaLM, Megatron eq. 3,
+    torchtitan, llm-foundry); `hardware` adds the recomputed forward (Megatron eq. 3)."""
+    dense = 2.0 * dense_matmul_params(model)
+    attn = attention_fwd_flops_per_token(model, seq_len, causal=False)
+    head = 2.0 * lm_head_params(model)
+    total = 3.0 * (dense + attn + head)
+    if convention == "hardware":
+        if recompute == "full":
+            total += dense + attn
+        elif recompute == "selective":
+            total += attn
+    return total
+
+
+def _pinned(row: TrainingRun) -> dict:
+    fixed: dict = {}
+    for key in ("tp", "pp", "cp", "ep", "vpp"):
+        v = getattr(row, key)
+        if v is not None:
+            fixed[key] = v
+    if row.micro_batch is not None:
+        fixed["micro_batch"] = row.micro_batch
+    if row.sharding is not None:
+        fixed["sharding"] = row.sharding
+    if row.recompute is not None:
+        fixed["recompute"] = row.recompute
+    if row.sequence_parallel is not None:
+        fixed["sequence_parallel"] = row.sequence_parallel
+    return fixed
+
+
+def score_training_row(row: TrainingRun) -> RowScore:
+    """Predict the row's measured quantity; rows that cannot be evaluated get error None and a note."""
+    try:
+        model = model_from_row(row)
+        if not row.accelerator:
+            raise FlopwiseError("accelerator not given")
+        acc = get_accelerator(row.accelerator)
+        seq = row.seq_len or model.max_seq_len
+        n = row.num_accelerators
+        notes = []
+        if n is None:
+            if row.tp and row.pp and row.dp:
+                n = row.tp * row.pp * row.dp * (row.cp or 1)
+            else:
+                n = DEFAULT_GPUS
+                notes.append(f"GPU count not given: assumed {DEFAULT_GPUS}")
+        batch = row.global_batch_seqs
+        if batch is None:
+            batch = max(1, round(DEFAULT_BATCH_TOKENS / seq))
+            notes.append(f"global batch not given: assumed {batch} seqs")
+        precision = row.precision or "bf16"
+        job = TrainingJob(model, default_cluster(acc), batch, seq, precision)
+        fixed = _pinned(row)
+        result = search(job, n, SearchSpace.pinned(fixed))
+        if not len(result.ranked):
+            # the published plan does not fit or divide under our model: say so, and fall back to a search
+            why = result.why_none()
+            result = search(job, n, SearchSpace())
+            if not len(result.ranked):
+                raise FlopwiseError(why)
+            notes.append(f"published plan rejected ({why}); best searched plan used")
+        i = int(result.ranked[0])
+        plan = result.plan(0)
+        step = float(result.results.step_s[i])
+        tok_s_gpu = batch * seq / step / n
+        peak = acc.peak(precision)
+        conv = row.flops_convention or "model"
+        if row.measured_tflops_per_gpu is not None:
+            pred = tok_s_gpu * convention_flops_per_token(model, seq, plan.recompute, conv) / 1e12
+            metric, meas = f"tflops_per_gpu ({conv})", row.measured_tflops_per_gpu
+        elif row.measured_mfu is not None:
+            pred = tok_s_gpu * convention_flops_per_token(model, seq, plan.recompute, "model") / peak
+            metric, meas = "mfu", row.measured_mfu
+        elif row.measured_hfu is not None:
+            pred = tok_s_gpu * convention_flops_per_token(model, seq, plan.recompute, "hardware") / peak
+            metric, meas = "hfu", row.measured_hfu
+        elif row.measured_tokens_per_s_per_gpu is not None:
+            pred, metric, meas = tok_s_gpu, "tokens_per_s_per_gpu", row.measured_tokens_per_s_per_gpu
+        elif row.measured_step_time_s is not None:
+            pred, metric, meas = step, "step_time_s", row.measured_step_time_s
+        elif row.measured_gpu_hours is not None and row.training_tokens:
+            pred = row.training_tokens / tok_s_gpu / 3600
+            metric, meas = "gpu_hours", row.measured_gpu_hours
+        else:
+            raise FlopwiseError("no measured quantity")
+        return RowScore(id=row.id, metric=metric, predicted=pred, measured=meas, error=pred / meas - 1,
+                        plan=plan.label(), note="; ".join(notes))
+    except FlopwiseError as exc:
+        return RowScore(id=row.id, metric="", predicted=None, measured=None, error=None, note=f"skipped: {exc}")
