@@ -63,6 +63,7 @@ class TrainingRun(_Row):
     measured_step_time_s: float | None = None
     training_tokens: float | None = None
     measured_gpu_hours: float | None = None
+    flash_attention: bool | None = None  # optional extension column (not in the shared schema)
 
 
 class InferenceRun(_Row):

@@ -26,9 +26,9 @@ class GenerationEfficiency:
 EFFICIENCY: dict[str, GenerationEfficiency] = {
     "volta": GenerationEfficiency(matmul=0.75, attention=0.40, memory_bw=0.75, fp8_matmul=0.0),
     "turing": GenerationEfficiency(matmul=0.70, attention=0.40, memory_bw=0.75, fp8_matmul=0.0),
-    "ampere": GenerationEfficiency(matmul=0.80, attention=0.55, memory_bw=0.75, fp8_matmul=0.0),
+    "ampere": GenerationEfficiency(matmul=0.75, attention=0.45, memory_bw=0.75, fp8_matmul=0.0),
     "ada": GenerationEfficiency(matmul=0.70, attention=0.45, memory_bw=0.75, fp8_matmul=0.55),
-    "hopper": GenerationEfficiency(matmul=0.65, attention=0.40, memory_bw=0.75, fp8_matmul=0.50),
+    "hopper": GenerationEfficiency(matmul=0.60, attention=0.35, memory_bw=0.75, fp8_matmul=0.50),
     "blackwell": GenerationEfficiency(matmul=0.65, attention=0.45, memory_bw=0.75, fp8_matmul=0.50),
 }
 DEFAULT_EFFICIENCY = GenerationEfficiency(matmul=0.60, attention=0.40, memory_bw=0.70, fp8_matmul=0.45)
@@ -41,11 +41,17 @@ SMALL_GEMM_DIM = 64.0
 NVLINK_BUS_EFFICIENCY = 0.80
 NETWORK_BUS_EFFICIENCY = 0.80
 
+# Communication overlapped with compute (FSDP prefetch, DP gradient buckets, ring attention) still slows
+# it: NCCL kernels take SMs and HBM bandwidth. Side-by-side time = max(a, b) + (1 - this) * min(a, b).
+OVERLAP_EFFICIENCY = 0.5
+
 # Elementwise memory traffic per token per layer in the forward pass, in units of bytes per d_model
 # (layernorms, residual adds, dropout) and per MLP inner element (activation function), 16-bit tensors.
 # Backward moves about twice the forward traffic.
 ELEMENTWISE_BYTES_PER_D = 24.0
 ELEMENTWISE_BYTES_PER_FFN = 4.0
+# fp8 (Transformer Engine style) casts every GEMM input: read 2 bytes, write 1, plus an amax pass (2).
+FP8_CAST_BYTES = 5.0
 # Materialised (non-flash) attention: bytes per score element moved by scale/mask/softmax/dropout, fwd.
 SCORE_BYTES_PER_ELEMENT = 12.0
 

@@ -56,13 +56,13 @@ def model_state_bytes(params: float, precision: str = "bf16", optimizer: str = "
 def activation_bytes_per_layer(
     model: ModelSpec,
     seq_len: int,
-    micro_batch: int,
-    tp: int = 1,
-    sequence_parallel: bool = False,
-    recompute: str = "none",
-    flash_attention: bool = True,
-    cp: int = 1,
-) -> float:
+    micro_batch,
+    tp=1,
+    sequence_parallel=False,
+    recompute="none",
+    flash_attention=True,
+    cp=1,
+):
     """Activation bytes one transformer layer keeps for backward, for one micro-batch, per GPU.
 
     For a GPT layer (MHA, 4h GELU MLP, dropout) with 16-bit activations this is Korthikanti et al.'s
@@ -70,35 +70,42 @@ def activation_bytes_per_layer(
     parallel everything is divided by t; selective recompute (or flash attention, which never stores
     the s×s scores) drops the 5·a·s/h term; full recompute keeps only the layer input 2·s·b·h.
     The terms are generalised to GQA, SwiGLU and MoE from the same per-tensor accounting.
+    Works elementwise on NumPy arrays (recompute may be a name or an array of codes 0/1/2).
     """
-    s = seq_len / cp
-    b, h, a = micro_batch, model.d_model, model.n_heads
-    sbh = s * b * h
-    if recompute == "full":
-        return 2.0 * sbh / (tp if sequence_parallel else 1)
+    import numpy as np
+
+    rec = recompute
+    if isinstance(rec, str):
+        rec = {"none": 0, "selective": 1, "full": 2}[rec]
+    rec = np.asarray(rec)
+    tp = np.asarray(tp, dtype=float)
+    sp = np.asarray(sequence_parallel, dtype=bool)
+    flash = np.asarray(flash_attention, dtype=bool)
+    s = seq_len / np.asarray(cp, dtype=float)
+    h = model.d_model
+    sbh = s * np.asarray(micro_batch, dtype=float) * h
     kv_frac = model.kv_heads * model.hd / h
     q_frac = model.n_heads * model.hd / h
     v_frac = model.attn_dim / h
-    # outside the tensor-parallel regions: two layernorm inputs (2+2) + two dropout masks (1+1)
-    replicated = 6.0
-    # attention block inside TP: QKV input 2, Q 2, K 2, V 2 (scaled for GQA/MLA), projection input 2
-    attn = 2.0 + 2.0 * q_frac + 2.0 * kv_frac + 2.0 * kv_frac + 2.0 * v_frac
+    # replicated over TP ranks: two layernorm inputs (2+2), two dropout masks (1+1) and the inputs of the
+    # QKV and first MLP GEMMs (2+2), which every TP rank needs whole
+    replicated = 10.0
+    # attention block inside TP: Q 2, K 2, V 2 (scaled for GQA/MLA), projection input 2
+    attn = 2.0 * q_frac + 2.0 * kv_frac + 2.0 * kv_frac + 2.0 * v_frac
     # MLP inside TP (per routed token; MoE stores k experts' activations)
     f = model.ffn_hidden / h
-    if model.mlp == "swiglu":
-        mlp_one = 2.0 * f * 3  # gate and up outputs + their product (input of down proj)
-    else:
-        mlp_one = 2.0 * f * 2  # activation-function input + output
+    mlp_one = 2.0 * f * (3 if model.mlp == "swiglu" else 2)  # swiglu: gate, up, product; gelu: in, out
     if model.is_moe:
         k = model.experts_per_token + model.n_shared_experts
-        mlp = 2.0 + mlp_one * k + 2.0 * model.experts_per_token  # input, experts, router-permuted copies
+        mlp = mlp_one * k + 2.0 * model.experts_per_token  # experts + router-permuted copies of the input
     else:
-        mlp = 2.0 + mlp_one
-    scores = 0.0 if (flash_attention or recompute == "selective") else 5.0 * a * s / h
+        mlp = mlp_one
+    scores = np.where(flash | (rec == 1), 0.0, 5.0 * model.n_heads * s / h)
     inner = attn + mlp + scores
-    if sequence_parallel:
-        return sbh * (replicated + inner) / tp
-    return sbh * (replicated + inner / tp)
+    stored = np.where(sp, sbh * (replicated + inner) / tp, sbh * (replicated + inner / tp))
+    layer_input = np.where(sp, 2.0 * sbh / tp, 2.0 * sbh)
+    out = np.where(rec == 2, layer_input, stored)
+    return float(out) if out.ndim == 0 else out
 
 
 def logits_bytes(model: ModelSpec, seq_len: int, micro_batch: int, tp: int = 1, cp: int = 1) -> float:

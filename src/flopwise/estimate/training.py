@@ -17,7 +17,7 @@ from flopwise.estimate.flops import (
     lm_head_params,
     training_flops_per_token,
 )
-from flopwise.estimate.memory import optimizer_state_bytes
+from flopwise.estimate.memory import activation_bytes_per_layer, optimizer_state_bytes
 from flopwise.plan.parallel import RECOMPUTE_CODE, ZERO_STAGE, ParallelPlan
 from flopwise.spec.hardware import Cluster
 from flopwise.spec.model import ModelSpec
@@ -49,6 +49,7 @@ class PlanArrays:
     mb: np.ndarray
     zero: np.ndarray  # ZeRO stage 0..3
     hsdp: np.ndarray  # bool: shard within a node only (HSDP)
+    ds_zero3: np.ndarray  # bool: DeepSpeed ZeRO-3 (parameter fetches not overlapped, see efficiency.py)
     recompute: np.ndarray  # 0 none, 1 selective, 2 full
     sp: np.ndarray  # bool: sequence parallel
     flash: np.ndarray  # bool
@@ -62,6 +63,7 @@ class PlanArrays:
             tp=arr(lambda p: p.tp), pp=arr(lambda p: p.pp), dp=arr(lambda p: p.dp), cp=arr(lambda p: p.cp),
             ep=arr(lambda p: p.ep), vpp=arr(lambda p: p.vpp), mb=arr(lambda p: p.micro_batch),
             zero=arr(lambda p: ZERO_STAGE[p.sharding]), hsdp=arr(lambda p: p.sharding == "hsdp", bool),
+            ds_zero3=arr(lambda p: p.sharding == "zero3", bool),
             recompute=arr(lambda p: RECOMPUTE_CODE[p.recompute]),
             sp=arr(lambda p: p.sequence_parallel and p.tp > 1, bool), flash=arr(lambda p: p.flash_attention, bool),
         )
@@ -78,6 +80,12 @@ def _collective_time(bytes_, n, factor, bw, lat):
     n = np.maximum(n, 1)
     frac = (n - 1) / n
     return np.where(n > 1, factor * frac * bytes_ / bw + factor * (n - 1) * lat, 0.0)
+
+
+def _overlap(a, b):
+    """Time of two streams run side by side: the longer, plus the share of the shorter that contends
+    for SMs and memory bandwidth (efficiency.OVERLAP_EFFICIENCY = 1 would be perfect overlap)."""
+    return np.maximum(a, b) + (1.0 - eff_params.OVERLAP_EFFICIENCY) * np.minimum(a, b)
 
 
 def _gemm_eff(x):
@@ -122,7 +130,7 @@ class TrainingArrays:
 REASONS = {
     0: "ok",
     1: "GPU count is not tp·pp·dp·cp",
-    2: "layers not divisible by pp·vpp",
+    2: "more pipeline stages than layers, or layers not divisible by pp·vpp for the interleaved schedule",
     3: "heads (or KV heads) not divisible by tp",
     4: "global batch not divisible by dp·micro_batch",
     5: "interleaved schedule needs pp > 1 and micro-batches divisible by pp",
@@ -151,7 +159,8 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
         np.copyto(reason, code, where=(reason == 0) & cond)
 
     flag(pa.tp * pa.pp * pa.dp * pa.cp != n_gpus, 1)
-    flag(L % (pa.pp * pa.vpp) != 0, 2)
+    # stages may hold uneven layer counts (the slowest holds ceil(L/pp)); interleaving needs equal chunks
+    flag((pa.pp * pa.vpp > L) | ((pa.vpp > 1) & (L % (pa.pp * pa.vpp) != 0)), 2)
     kv = m_.kv_heads
     flag((m_.n_heads % pa.tp != 0) | ((kv % pa.tp != 0) & (pa.tp % kv != 0)), 3)
     flag(B % (pa.dp * pa.mb) != 0, 4)
@@ -179,8 +188,9 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     emb_p = m_.embedding_params()
     # first stage holds the input embedding, the last the output projection (both when pp = 1)
     emb_stage = np.where(pp > 1, emb_p / (1 if m_.tied_embeddings else 2), emb_p)
-    p_nonexp_gpu = (nonexp_p / pp + emb_stage) / tp
-    p_exp_gpu = exp_p / pp / (tp * ep)
+    layers_stage = np.ceil(L / pp)  # the busiest stage
+    p_nonexp_gpu = (nonexp_p * layers_stage / L + emb_stage) / tp
+    p_exp_gpu = exp_p * layers_stage / L / (tp * ep)
     p_gpu = p_nonexp_gpu + p_exp_gpu
 
     # ---- model state memory (sharding over the data-parallel group) --------
@@ -203,22 +213,8 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     h = d
     s_loc = s / cp
     sbh = s_loc * mb * h
-    q_frac = m_.n_heads * m_.hd / h
-    kv_frac = m_.kv_heads * m_.hd / h
-    v_frac = m_.attn_dim / h
-    fr = m_.ffn_hidden / h
-    mlp_one = 2.0 * fr * (3 if m_.mlp == "swiglu" else 2)
-    if m_.is_moe:
-        k_routed = m_.experts_per_token
-        mlp_act = 2.0 + mlp_one * (k_routed + m_.n_shared_experts) + 2.0 * k_routed
-    else:
-        mlp_act = 2.0 + mlp_one
-    attn_act = 2.0 + 2.0 * q_frac + 4.0 * kv_frac + 2.0 * v_frac
-    scores = np.where(flash | (rec == 1), 0.0, 5.0 * m_.n_heads * s_loc / h)
-    inner = attn_act + mlp_act + scores
-    act_layer_full = np.where(sp, sbh * (6.0 + inner) / tp, sbh * (6.0 + inner / tp))
-    act_layer = np.where(rec == 2, np.where(sp, 2.0 * sbh / tp, 2.0 * sbh), act_layer_full)
-    layers_stage = L / pp
+    act_layer_full = activation_bytes_per_layer(m_, s, mb, tp, sp, 0, flash | (rec == 1), cp)
+    act_layer = activation_bytes_per_layer(m_, s, mb, tp, sp, rec, flash, cp)
     in_flight = np.minimum(m, pp)
     interleave = np.where(vpp > 1, 1.0 + (pp - 1) / (pp * vpp), 1.0)
     act_first = layers_stage * in_flight * act_layer * interleave
@@ -230,7 +226,10 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
 
     # ---- buffers -------------------------------------------------------------
     layer_p_gpu = (nonexp_p + exp_p / ep) / L / tp
-    gather_buf = np.where(zero == 3, 2.0 * 2 * layer_p_gpu * w_bytes_el / 2, 0.0)  # current + prefetched layer
+    # FSDP gathers a whole layer (current + prefetched); DeepSpeed ZeRO-3 fetches parameter by parameter
+    largest_matrix = m_.d_model * max(m_.ffn_hidden, m_.n_heads * m_.hd) / tp
+    gather_unit = np.where(pa.ds_zero3, largest_matrix, layer_p_gpu)
+    gather_buf = np.where(zero == 3, 2.0 * gather_unit * w_bytes_el, 0.0)
     tp_buf = np.where(tp > 1, 2.0 * sbh * 2 / np.where(sp, 1.0, 1.0), 0.0)
     grad_bucket = np.where(dp > 1, np.minimum(p_gpu * 4.0, 0.1 * 2**30), 0.0)
     buffers_b = gather_buf + tp_buf + grad_bucket
@@ -267,15 +266,29 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     ew_bytes = tokens_mb * (
         eff_params.ELEMENTWISE_BYTES_PER_D * h / np.where(sp, tp, 1.0) + eff_params.ELEMENTWISE_BYTES_PER_FFN * ffn_el / tp
     )
+    if job.precision == "fp8":
+        # fp8 GEMMs cast their 16-bit inputs (read 2 + write 1 byte + amax read 2) and weights each pass
+        gemm_in = h + m_.attn_dim / tp + h + ffn_el / tp
+        ew_bytes = ew_bytes + tokens_mb * gemm_in * eff_params.FP8_CAST_BYTES + 3.0 * dense_p_layer / tp
     ew_fwd = ew_bytes / bw
 
     # ---- communication per layer per micro-batch ----------------------------
+    # Ranks are ordered tp (innermost), cp, dp, pp, as Megatron-LM does. A group whose members sit
+    # `stride` ranks apart spans nodes when stride·size > GPUs per node; NCCL then moves the inter-node
+    # share through the NICs of all k members it has in a node, so its bus bandwidth is min(NVLink, k·NIC).
     gpn = cl.gpus_per_node
     nv_bw = cl.intra_node_bw_bytes_per_s * eff_params.NVLINK_BUS_EFFICIENCY
     net_bw = cl.inter_node_bw_bytes_per_s * eff_params.NETWORK_BUS_EFFICIENCY
-    tp_in_node = tp <= gpn
-    tp_bw = np.where(tp_in_node, nv_bw, net_bw)
-    tp_lat = np.where(tp_in_node, cl.intra_node_latency_s, cl.inter_node_latency_s)
+
+    def group_link(stride, size):
+        spans = stride * size > gpn
+        k = np.clip(gpn // np.maximum(stride, 1), 1, None)
+        k = np.minimum(k, size)
+        bw_ = np.where(spans, np.minimum(nv_bw, k * net_bw), nv_bw)
+        lat = np.where(spans, cl.inter_node_latency_s, cl.intra_node_latency_s)
+        return bw_, lat, spans, k
+
+    tp_bw, tp_lat, _, _ = group_link(1.0, tp)
     act_msg = tokens_mb * h * 2.0
     tp_one = _collective_time(act_msg, tp, 2.0, tp_bw, tp_lat)  # all-reduce (= all-gather + reduce-scatter)
     tp_fwd = 2.0 * tp_one
@@ -283,19 +296,21 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
 
     # context parallel: ring exchange of K and V chunks, overlapped with attention compute
     kv_msg = tokens_mb * 2.0 * m_.kv_heads * m_.hd * 2.0 / np.minimum(tp, kv)
-    cp_in_node = tp * cp <= gpn
-    cp_bw = np.where(cp_in_node, nv_bw, net_bw)
+    cp_bw, _, cp_spans, _ = group_link(tp, cp)
+    cp_bw = np.where(cp_spans, net_bw, cp_bw)  # ring neighbours: one NIC each
     cp_comm = np.where(cp > 1, (cp - 1) * kv_msg / cp_bw, 0.0)
-    cp_fwd = np.maximum(0.0, cp_comm - attn_fwd)
-    cp_bwd = np.maximum(0.0, 2.0 * cp_comm - attn_bwd)
+    cp_fwd = _overlap(attn_fwd, cp_comm) - attn_fwd
+    cp_bwd = _overlap(attn_bwd, 2.0 * cp_comm) - attn_bwd
 
-    # expert parallel all-to-all: dispatch + combine, forward and backward
+    # expert parallel all-to-all: dispatch + combine, forward and backward; the share of tokens routed to
+    # experts on other nodes leaves through the GPU's own NIC
     if m_.is_moe:
         frac_moe = m_.n_moe_layers / L
         a2a_msg = tokens_mb * m_.experts_per_token * h * 2.0 / np.where(sp, tp, 1.0)
-        ep_in_node = tp * ep <= gpn
-        ep_bw = np.where(ep_in_node, nv_bw, net_bw)
-        a2a = np.where(ep > 1, 2.0 * a2a_msg * (ep - 1) / ep / ep_bw, 0.0) * frac_moe
+        _, _, ep_spans, ep_k = group_link(tp * cp, ep)
+        in_node = (np.minimum(ep_k, ep) - 1) / ep
+        off_node = np.where(ep_spans, (ep - ep_k) / ep, 0.0)
+        a2a = np.where(ep > 1, 2.0 * a2a_msg * (in_node / nv_bw + off_node / net_bw), 0.0) * frac_moe
     else:
         a2a = np.zeros_like(tp)
 
@@ -307,37 +322,41 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     head_flops = 6.0 * tokens_mb * lm_head_params(m_) / tp
     head_t = head_flops / (peak * mm_eff * _gemm_eff(tokens_mb)) + 3.0 * logits / bw
 
-    # ---- FSDP / ZeRO-3 parameter traffic per micro-batch (overlapped with compute) ---
-    dp_spans_nodes = tp * shard > gpn
-    sh_bw = np.where(dp_spans_nodes, net_bw, nv_bw)
-    sh_lat = np.where(dp_spans_nodes, cl.inter_node_latency_s, cl.intra_node_latency_s)
-    layers_chunk = layers_stage
+    # ---- FSDP / ZeRO-3 parameter traffic per micro-batch ---------------------
+    # All-gather the weights for forward and again for backward, reduce-scatter the gradients: one
+    # collective per layer per pass. PyTorch FSDP prefetches them beside compute (hierarchical NCCL rings);
+    # DeepSpeed ZeRO-3 is modelled as Narayanan et al. 2021 measured it: fetches serialised with compute,
+    # each rank's share through its own NIC.
+    sh_bw, sh_lat, sh_spans, _ = group_link(tp * cp, shard)
+    ds3 = pa.ds_zero3
+    sh_bw = np.where(ds3 & sh_spans, net_bw, sh_bw)
     stage_param_bytes = 2.0 * p_gpu
-    fsdp_per_mb = np.where(
-        zero == 3,
-        _collective_time(stage_param_bytes, shard, 1.0, sh_bw, sh_lat / max(L, 1)) * 2.0  # gather fwd + bwd
-        + _collective_time(stage_param_bytes, shard, 1.0, sh_bw, sh_lat / max(L, 1)),  # reduce-scatter grads
-        0.0,
-    )
+    per_layer = stage_param_bytes / layers_stage
+    gather = layers_stage * _collective_time(per_layer, shard, 1.0, sh_bw, sh_lat)
+    fsdp_per_mb = np.where(zero == 3, 3.0 * gather, 0.0)
 
     # ---- pipeline schedule ---------------------------------------------------
-    stage_compute_mb = layers_chunk * (layer_fwd + layer_bwd + layer_rec) + head_t
-    # FSDP traffic runs beside compute; only what exceeds it is exposed
-    stage_mb = np.maximum(stage_compute_mb, fsdp_per_mb)
+    stage_compute_mb = layers_stage * (layer_fwd + layer_bwd + layer_rec) + head_t
+    # overlapped traffic is exposed only where it exceeds compute; serialised traffic adds to it
+    stage_mb = np.where(ds3, stage_compute_mb + fsdp_per_mb, _overlap(stage_compute_mb, fsdp_per_mb))
     bubble = (pp - 1) / vpp * stage_mb
     p2p_msg = act_msg / np.where(tp > 1, tp, 1.0)  # scatter/gather over the TP ranks
-    pp_bw = np.where(tp * pp <= gpn, nv_bw, net_bw)
-    pp_comm = np.where(pp > 1, 2.0 * vpp * m * (p2p_msg / pp_bw + cl.inter_node_latency_s), 0.0)
+    pp_spans = tp * cp * dp >= gpn  # neighbouring stages sit on different nodes
+    pp_bw = np.where(pp_spans, net_bw, nv_bw)
+    pp_lat = np.where(pp_spans, cl.inter_node_latency_s, cl.intra_node_latency_s)
+    pp_comm = np.where(pp > 1, 2.0 * vpp * m * (p2p_msg / pp_bw + pp_lat), 0.0)
 
     # ---- data-parallel gradient reduction (once per step) -------------------
+    dp_bw, dp_lat, _, _ = group_link(tp * cp, dp)
     dp_bytes = w_bytes_el * p_gpu
-    dp_total = np.where(zero == 3, 0.0, _collective_time(dp_bytes, dp, 2.0, sh_bw, sh_lat))
+    dp_total = np.where(zero == 3, 0.0, _collective_time(dp_bytes, dp, 2.0, dp_bw, dp_lat))
     if np.any(pa.hsdp):  # HSDP also all-reduces gradients across the replicas of a shard
         rep = dp / shard
-        dp_total = dp_total + np.where(pa.hsdp, _collective_time(dp_bytes / shard, rep, 2.0, net_bw, cl.inter_node_latency_s), 0.0)
+        rep_bw, rep_lat, _, _ = group_link(tp * cp * shard, rep)
+        dp_total = dp_total + np.where(pa.hsdp, _collective_time(dp_bytes / shard, rep, 2.0, rep_bw, rep_lat), 0.0)
     # overlapped with the backward pass of the last micro-batch
-    last_bwd = layers_chunk * vpp * layer_bwd
-    dp_exposed = np.maximum(0.0, dp_total - last_bwd)
+    last_bwd = layers_stage * layer_bwd
+    dp_exposed = _overlap(last_bwd, dp_total) - last_bwd
 
     # ---- optimizer step --------------------------------------------------------
     opt_params = np.where(zero >= 1, p_nonexp_gpu / shard + p_exp_gpu / exp_shard, p_gpu)
@@ -345,14 +364,14 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
 
     # ---- totals -----------------------------------------------------------------
     work_mb = m  # micro-batches per step per pipeline
-    compute_t = work_mb * (layers_chunk * vpp * 3.0 * mm_fwd / vpp + head_t)
+    compute_t = work_mb * (layers_stage * 3.0 * mm_fwd + head_t)
     attention_t = work_mb * layers_stage * (attn_fwd + attn_bwd)
     elementwise_t = work_mb * layers_stage * 3.0 * ew_fwd
     recompute_t = work_mb * layers_stage * layer_rec
     tp_t = work_mb * layers_stage * (tp_fwd + tp_bwd)
     cp_t = work_mb * layers_stage * (cp_fwd + cp_bwd)
     ep_t = work_mb * layers_stage * 2.0 * a2a
-    fsdp_t = work_mb * np.maximum(0.0, fsdp_per_mb - stage_compute_mb)
+    fsdp_t = work_mb * (stage_mb - stage_compute_mb)
     step = work_mb * stage_mb + bubble + pp_comm + dp_exposed + optimizer_t
 
     out = TrainingArrays(

@@ -88,6 +88,7 @@ def candidate_arrays(job: TrainingJob, n_gpus: int, space: SearchSpace) -> PlanA
     base = np.array(rows, dtype=np.int64)
     zeros = [ZERO_STAGE[z] for z in space.sharding]
     hsdp = [z == "hsdp" for z in space.sharding]
+    ds3 = [z == "zero3" for z in space.sharding]
     recs = [RECOMPUTE_CODE[r] for r in space.recompute]
     sps = list(space.sequence_parallel)
     n_base, n_z, n_r, n_s = len(base), len(zeros), len(recs), len(sps)
@@ -102,6 +103,7 @@ def candidate_arrays(job: TrainingJob, n_gpus: int, space: SearchSpace) -> PlanA
     return PlanArrays(
         tp=tp_col, pp=cols[:, 1], dp=cols[:, 2], cp=cols[:, 3], ep=cols[:, 4], vpp=cols[:, 5], mb=cols[:, 6],
         zero=np.array(zeros, dtype=np.int64)[zi], hsdp=np.array(hsdp, dtype=bool)[zi],
+        ds_zero3=np.array(ds3, dtype=bool)[zi],
         recompute=np.array(recs, dtype=np.int64)[ri],
         sp=np.array(sps, dtype=bool)[si] & (tp_col > 1),
         flash=np.full(total, space.flash_attention, dtype=bool),
@@ -111,7 +113,12 @@ def candidate_arrays(job: TrainingJob, n_gpus: int, space: SearchSpace) -> PlanA
 def plan_at(pa: PlanArrays, i: int, precision: str, sharding_names: dict[int, str] | None = None) -> ParallelPlan:
     """The ParallelPlan at index i of the candidate arrays."""
     zero = int(pa.zero[i])
-    sharding = "hsdp" if bool(pa.hsdp[i]) else (sharding_names or ZERO_NAMES)[zero]
+    if bool(pa.hsdp[i]):
+        sharding = "hsdp"
+    elif bool(pa.ds_zero3[i]):
+        sharding = "zero3"
+    else:
+        sharding = (sharding_names or ZERO_NAMES)[zero]
     return ParallelPlan(
         tp=int(pa.tp[i]), pp=int(pa.pp[i]), dp=int(pa.dp[i]), cp=int(pa.cp[i]), ep=int(pa.ep[i]),
         vpp=int(pa.vpp[i]), micro_batch=int(pa.mb[i]), sharding=sharding,
@@ -179,7 +186,7 @@ def search(job: TrainingJob, n_gpus: int, space: SearchSpace | None = None, obje
     ranked = valid[np.argsort(key, kind="stable")]
     names = dict(ZERO_NAMES)
     for z in space.sharding:
-        if z != "hsdp":
+        if z not in ("hsdp", "zero3"):
             names[ZERO_STAGE[z]] = z
     return SearchResult(job, n_gpus, pa, res, ranked, time.perf_counter() - t0, names)
 

@@ -54,8 +54,30 @@ def convention_flops_per_token(model: ModelSpec, seq_len: int, recompute: str, c
     return total
 
 
+FLASH_WORDS = ("flash", "xformers", "memory-efficient attention", "memory efficient attention", "sdpa")
+
+
+def uses_flash_attention(row: TrainingRun) -> bool:
+    """Whether the run used a fused (flash-style) attention kernel.
+
+    An explicit `flash_attention` column wins; else the notes naming FlashAttention, xformers or SDPA;
+    else the source's year: FlashAttention appeared in mid-2022 and reached the major training stacks in
+    2023, so runs published up to 2022 are taken to materialise the attention scores.
+    """
+    import re
+
+    explicit = getattr(row, "flash_attention", None)
+    if explicit is not None:
+        return bool(explicit)
+    text = f"{row.notes} {row.source}".lower()
+    if any(w in text for w in FLASH_WORDS):
+        return True
+    years = [int(y) for y in re.findall(r"\b(20[0-3][0-9])\b", row.source)]
+    return not (years and min(years) <= 2022)
+
+
 def _pinned(row: TrainingRun) -> dict:
-    fixed: dict = {}
+    fixed: dict = {"flash_attention": uses_flash_attention(row)}
     for key in ("tp", "pp", "cp", "ep", "vpp"):
         v = getattr(row, key)
         if v is not None:

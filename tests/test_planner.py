@@ -1,0 +1,156 @@
+"""Training planner: validity rules, memory and time properties, search, published-plan checks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from flopwise.catalog.models import get_model
+from flopwise.catalog.systems import make_cluster
+from flopwise.errors import InfeasiblePlan
+from flopwise.estimate.training import REASONS, PlanArrays, TrainingJob, evaluate_arrays
+from flopwise.plan.parallel import ParallelPlan
+from flopwise.plan.search import SearchSpace, search
+from flopwise.plan.training import plan_training
+
+A100 = make_cluster(gpu="a100-sxm4-80gb")
+H100 = make_cluster(gpu="h100-sxm5-80gb")
+
+
+def evaluate(job, plans, n):
+    return evaluate_arrays(job, PlanArrays.from_plans(plans), n)
+
+
+def reason(job, plan, n):
+    return REASONS[int(evaluate(job, [plan], n).reason[0])]
+
+
+def test_validity_rules():
+    job = TrainingJob(get_model("llama-2-70b"), H100, 512, 4096)
+    ok = ParallelPlan(tp=8, pp=4, dp=2, micro_batch=1)
+    assert reason(job, ok, 64) == "ok"
+    assert "GPU count" in reason(job, ParallelPlan(tp=8, pp=4, dp=3), 64)
+    assert "heads" in reason(job, ParallelPlan(tp=3, pp=1, dp=21), 63)  # 64 heads, 8 KV heads
+    assert "global batch" in reason(job, ParallelPlan(tp=8, pp=1, dp=8, micro_batch=3), 64)
+    assert "interleaved" in reason(job, ParallelPlan(tp=8, pp=1, dp=8, vpp=2), 64)
+    assert "pipeline" in reason(job, ParallelPlan(tp=8, pp=8, dp=1, sharding="zero3"), 64)
+    assert "memory" in reason(job, ParallelPlan(tp=1, pp=1, dp=64, sharding="none", recompute="none", micro_batch=8), 64)
+
+
+def test_more_gpus_never_need_more_memory_per_gpu_under_same_sharding():
+    job = TrainingJob(get_model("llama-3-70b"), H100, 1024, 8192)
+    prev = None
+    for dp in (8, 16, 32, 64, 128):
+        plan = ParallelPlan(tp=8, pp=1, dp=dp, sharding="fsdp", recompute="full")
+        mem = float(evaluate(job, [plan], 8 * dp).memory_bytes[0])
+        if prev is not None:
+            assert mem <= prev + 1
+        prev = mem
+
+
+def test_more_micro_batches_shrink_the_bubble():
+    job = TrainingJob(get_model("gpt3-175b"), A100, 1536, 2048)
+    bubbles = []
+    for batch in (256, 512, 1536):
+        j = TrainingJob(job.model, A100, batch, 2048)
+        res = evaluate(j, [ParallelPlan(tp=8, pp=12, dp=8, micro_batch=1, recompute="full")], 768)
+        bubbles.append(float(res.bubble_s[0] / res.step_s[0]))
+    assert bubbles[0] > bubbles[1] > bubbles[2] > 0
+    # 1F1B: bubble / ideal = (p - 1) / m  →  share of the step ≈ (p-1)/(m+p-1)
+    m = 1536 // 8
+    assert bubbles[2] == pytest.approx(11 / (m + 11), rel=0.15)
+
+
+def test_interleaving_shrinks_the_bubble():
+    job = TrainingJob(get_model("gpt3-175b"), A100, 512, 2048)
+    res = evaluate(job, [ParallelPlan(tp=8, pp=12, dp=8, vpp=v, micro_batch=1) for v in (1, 2, 4)], 768)
+    assert res.bubble_s[0] > res.bubble_s[1] > res.bubble_s[2]
+
+
+def test_full_recompute_lowers_activations_and_raises_hfu():
+    job = TrainingJob(get_model("llama-2-13b"), A100, 256, 4096)
+    plans = [ParallelPlan(tp=4, pp=1, dp=16, micro_batch=1, recompute=r) for r in ("none", "selective", "full")]
+    res = evaluate(job, plans, 64)
+    assert res.activations_bytes[2] < res.activations_bytes[1] <= res.activations_bytes[0]
+    assert res.step_s[2] > res.step_s[0]
+    ests = [plan_training(job, 64, 1e12, fixed=p.model_dump()) for p in plans]
+    assert ests[2].hfu > ests[2].mfu
+    assert ests[0].hfu == pytest.approx(ests[0].mfu)
+    assert ests[2].mfu < ests[0].mfu
+
+
+def test_step_time_components_add_up():
+    job = TrainingJob(get_model("mixtral-8x7b"), H100, 512, 4096)
+    est = plan_training(job, 64, 1e12)
+    st = est.step_time
+    parts = sum(v for k, v in st.model_dump().items() if k != "step_s")
+    assert parts == pytest.approx(st.step_s, rel=1e-9)
+    mem = est.memory
+    assert mem.total_bytes == pytest.approx(sum(getattr(mem, f"{k}_bytes") for k in
+                                                 ("weights", "gradients", "optimizer", "activations", "buffers", "framework")))
+    assert mem.fits
+
+
+def test_zero_stages_shard_what_they_shard():
+    job = TrainingJob(get_model("llama-2-7b"), A100, 256, 4096)
+    plans = [ParallelPlan(tp=1, pp=1, dp=32, sharding=s, recompute="full") for s in ("none", "zero1", "zero2", "fsdp")]
+    res = evaluate(job, plans, 32)
+    p = get_model("llama-2-7b").params_total
+    assert res.optimizer_bytes[0] == pytest.approx(12 * p)
+    assert res.optimizer_bytes[1] == pytest.approx(12 * p / 32)
+    assert res.gradients_bytes[1] == pytest.approx(2 * p) and res.gradients_bytes[2] == pytest.approx(2 * p / 32)
+    assert res.weights_bytes[2] == pytest.approx(2 * p) and res.weights_bytes[3] == pytest.approx(2 * p / 32)
+
+
+def test_impossible_request_says_why():
+    job = TrainingJob(get_model("llama-3.1-405b"), make_cluster(gpu="rtx-4090"), 64, 4096)
+    with pytest.raises(InfeasiblePlan, match=r"GiB per GPU of 24.*weights\+grads\+optimizer"):
+        plan_training(job, 8, 1e12)
+
+
+def test_megatron_1t_search_is_fast_and_finds_the_published_layout():
+    m = get_model("megatron-1t")
+    job = TrainingJob(m, A100, 3072, 2048, "fp16")
+    res = search(job, 3072)
+    assert res.plans_evaluated > 1000 and res.plans_valid > 0
+    # with the 2021 software (no flash attention, no sequence parallel, full recompute, no sharding)
+    space = SearchSpace(sharding=("none",), recompute=("full",), sequence_parallel=(False,), flash_attention=False)
+    best = search(job, 3072, space)
+    pub = search(job, 3072, SearchSpace(tp=(8,), pp=(64,), sharding=("none",), recompute=("full",),
+                                       sequence_parallel=(False,), flash_attention=False))
+    tput = lambda r: 3072 * 2048 / float(r.results.step_s[r.ranked[0]])
+    assert tput(best) <= tput(pub) * 1.10
+    assert tput(best) >= tput(pub)
+    assert best.plan(0).tp == 8
+    # and the published plan's predicted throughput is within 10% of the measured 163 TFLOP/s per GPU
+    from flopwise.validate.training import convention_flops_per_token
+    measured_tokens_s = 163e12 * 3072 / convention_flops_per_token(m, 2048, "full", "hardware")
+    assert tput(pub) == pytest.approx(measured_tokens_s, rel=0.10)
+
+
+def test_cli_train_planner_json(cli):
+    out = cli("train", "llama-3-70b", "--tokens", "1e12", "--gpu", "h100-sxm5-80gb", "--gpus", "64",
+              "--global-batch", "256", "--seq-len", "8192", "--json", check=True)
+    d = json.loads(out.stdout)
+    assert d["mode"] == "planner" and d["plans_evaluated"] > 100
+    p = d["plan"]
+    assert p["tp"] * p["pp"] * p["dp"] * p["cp"] == 64
+    assert 0.2 < d["mfu"] < 0.7
+    assert d["memory"]["total_bytes"] <= d["memory"]["capacity_bytes"]
+    assert d["days"] == pytest.approx(1e12 / d["tokens_per_s"] / 86400, rel=1e-6)
+
+
+def test_cli_train_given_plan(cli):
+    out = cli("train", "gpt3-175b", "--tokens", "300e9", "--gpu", "a100-sxm4-80gb", "--gpus", "1024",
+              "--global-batch", "1536", "--plan", "tp=8,pp=16,mb=1,recompute=full,sharding=none", "--json", check=True)
+    d = json.loads(out.stdout)
+    assert (d["plan"]["tp"], d["plan"]["pp"], d["plan"]["dp"]) == (8, 16, 8)
+    assert d["plan"]["recompute"] == "full"
+
+
+def test_cli_impossible_plan_exit_2(cli):
+    out = cli("train", "llama-3.1-405b", "--tokens", "1e12", "--gpu", "rtx-4090", "--gpus", "8")
+    assert out.returncode == 2
+    assert "GiB per GPU" in out.stderr and "Traceback" not in out.stderr
