@@ -154,3 +154,15 @@ def test_cli_impossible_plan_exit_2(cli):
     out = cli("train", "llama-3.1-405b", "--tokens", "1e12", "--gpu", "rtx-4090", "--gpus", "8")
     assert out.returncode == 2
     assert "GiB per GPU" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_objective_cost_is_never_dearer_and_respects_deadline():
+    from flopwise.plan.training import plan_training_cheapest
+
+    job = TrainingJob(get_model("llama-2-7b"), A100, 1024, 4096)
+    fastest = plan_training(job, 512, 2e12, price=2.0)
+    cheap = plan_training_cheapest(job, 512, 2e12, price=2.0, max_days=30)
+    assert cheap.gpu_hours <= fastest.gpu_hours * (1 + 1e-9)
+    assert cheap.days <= 30 and cheap.gpus <= 512
+    with pytest.raises(InfeasiblePlan, match="max-days"):
+        plan_training_cheapest(job, 16, 2e12, max_days=1)

@@ -14,7 +14,7 @@ from flopwise.cli.common import JSON_OPT, console, parse_number, positive, print
 from flopwise.errors import FlopwiseError
 from flopwise.estimate.training import TrainingJob
 from flopwise.plan.parallel import parse_plan_spec
-from flopwise.plan.training import TrainingEstimate, assumed_mfu_training, plan_training
+from flopwise.plan.training import TrainingEstimate, assumed_mfu_training, plan_training, plan_training_cheapest
 from flopwise.report.format import duration, gib, pct, si, usd
 
 DEFAULT_BATCH_TOKENS = 4 * 2**20  # ~4M tokens per step, typical of LLM pre-training
@@ -118,6 +118,8 @@ def train(
     nvlink_gb_per_s: float = typer.Option(None, "--nvlink-gb-per-s", help="intra-node bandwidth per GPU, one direction"),
     network_gbit_per_s: float = typer.Option(None, "--network-gbit-per-s", help="network per GPU, one direction"),
     top: int = typer.Option(5, "--top", help="how many ranked plans to show"),
+    objective: str = typer.Option("time", "--objective", help="time: fastest plan on --gpus; cost: cheapest per token using up to --gpus"),
+    max_days: float = typer.Option(None, "--max-days", help="with --objective cost: finish within this many days"),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Plan a training run: search the parallel layout, break down memory and step time, give days and cost."""
@@ -138,7 +140,12 @@ def train(
         fixed = parse_plan_spec(plan) if plan else None
         if fixed and "precision" in fixed and fixed["precision"] != precision:
             raise FlopwiseError("give the precision with --precision, not inside --plan")
-        est = plan_training(job, gpus, n_tokens, price, fixed=fixed, top=top)
+        if objective == "time":
+            est = plan_training(job, gpus, n_tokens, price, fixed=fixed, top=top)
+        elif objective == "cost":
+            est = plan_training_cheapest(job, gpus, n_tokens, price, fixed=fixed, top=top, max_days=positive(max_days, "--max-days"))
+        else:
+            raise FlopwiseError(f"--objective must be 'time' or 'cost', got '{objective}'")
     if json_out:
         out = est.model_dump()
         out["price_source"] = price_note

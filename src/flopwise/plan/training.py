@@ -181,6 +181,48 @@ def plan_training(
     return estimate_from_search(result, int(result.ranked[0]), tokens, price, top=top)
 
 
+def gpu_counts_up_to(max_gpus: int, gpus_per_node: int) -> list[int]:
+    """Cluster sizes worth trying below a limit: 1, 2, 4, ... within a node, then whole nodes doubling."""
+    counts = {max_gpus}
+    n = 1
+    while n < max_gpus:
+        if n <= gpus_per_node or n % gpus_per_node == 0:
+            counts.add(n)
+        n *= 2
+    return sorted(counts)
+
+
+def plan_training_cheapest(
+    job: TrainingJob, max_gpus: int, tokens: float, price: float | None = None, fixed: dict | None = None, top: int = 5,
+    max_days: float | None = None,
+) -> TrainingEstimate:
+    """The plan with the lowest GPU-hours per token over cluster sizes up to `max_gpus`.
+
+    Fewer GPUs usually cost less per token (less communication, smaller bubbles) but take longer;
+    the estimate returned is the cheapest, with its own GPU count.
+    """
+    best: tuple[float, SearchResult] | None = None
+    reasons = []
+    space = SearchSpace.pinned(fixed) if fixed else SearchSpace()
+    for n in gpu_counts_up_to(max_gpus, job.cluster.gpus_per_node):
+        result = search(job, n, space)
+        if not len(result.ranked):
+            reasons.append(result.why_none())
+            continue
+        step = float(result.results.step_s[result.ranked[0]])
+        days = tokens / (job.global_batch * job.seq_len / step) / 86400
+        if max_days is not None and days > max_days:
+            reasons.append(f"on {n} GPUs the run takes {days:,.1f} days, more than --max-days {max_days:g}")
+            continue
+        gpu_s_per_step = step * n
+        if best is None or gpu_s_per_step < best[0]:
+            best = (gpu_s_per_step, result)
+    if best is None:
+        raise InfeasiblePlan(reasons[-1])
+    result = best[1]
+    return estimate_from_search(result, int(result.ranked[0]), tokens, price, top=top)
+
+
 def assumed_mfu_training(job: TrainingJob, n_gpus: int, tokens: float, mfu: float, price: float | None = None) -> TrainingEstimate:
     """What-if arithmetic: time from an assumed MFU; memory if model states were sharded over all GPUs."""
     if not 0 < mfu <= 1:
