@@ -130,13 +130,13 @@ class TrainingArrays:
 REASONS = {
     0: "ok",
     1: "GPU count is not tp·pp·dp·cp",
-    2: "more pipeline stages than layers, or layers not divisible by pp·vpp for the interleaved schedule",
+    2: "more pipeline stages (pp·vpp) than layers",
     3: "heads (or KV heads) not divisible by tp",
     4: "global batch not divisible by dp·micro_batch",
     5: "interleaved schedule needs pp > 1 and micro-batches divisible by pp",
     6: "experts not divisible by ep, or ep does not divide dp",
     7: "sequence length not divisible by cp (cp needs flash attention)",
-    8: "ZeRO-2/3 cannot be combined with pipeline parallelism",
+    8: "DeepSpeed ZeRO-2/3 cannot be combined with pipeline parallelism (use fsdp or zero1)",
     9: "does not fit in memory",
 }
 
@@ -160,7 +160,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
 
     flag(pa.tp * pa.pp * pa.dp * pa.cp != n_gpus, 1)
     # stages may hold uneven layer counts (the slowest holds ceil(L/pp)); interleaving needs equal chunks
-    flag((pa.pp * pa.vpp > L) | ((pa.vpp > 1) & (L % (pa.pp * pa.vpp) != 0)), 2)
+    flag(pa.pp * pa.vpp > L, 2)  # uneven stages/chunks are allowed (the busiest holds the ceiling)
     kv = m_.kv_heads
     flag((m_.n_heads % pa.tp != 0) | ((kv % pa.tp != 0) & (pa.tp % kv != 0)), 3)
     flag(B % (pa.dp * pa.mb) != 0, 4)
@@ -171,7 +171,8 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     else:
         flag(pa.ep != 1, 6)
     flag((s % pa.cp != 0) | ((pa.cp > 1) & ~flash), 7)
-    flag((pa.pp > 1) & (zero >= 2) & ~((zero == 3) & pa.hsdp), 8)
+    # DeepSpeed refuses ZeRO-2/3 with its pipeline engine; PyTorch FSDP/HSDP composes with PP (torchtitan)
+    flag((pa.pp > 1) & ((zero == 2) | pa.ds_zero3), 8)
     m = n_micro.astype(f64)
 
     # ---- parameters per GPU --------------------------------------------------
@@ -201,8 +202,13 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     w_bytes_el = 4.0 if job.precision == "fp32" else 2.0
     opt_el = optimizer_state_bytes(job.optimizer)
 
+    # With pipeline parallelism FSDP keeps the stage's weights and gradients unsharded across the
+    # micro-batches of a step (torchtitan/Llama 3: no reshard after forward), so only the optimizer
+    # state stays sharded and the weights are gathered once per step.
+    fsdp_pp = (zero == 3) & (pa.pp > 1) & ~pa.ds_zero3
+
     def sharded(el_bytes, stage_needed):
-        on = zero >= stage_needed
+        on = (zero >= stage_needed) & ~(fsdp_pp & (stage_needed >= 2))
         return el_bytes * (np.where(on, p_nonexp_gpu / shard, p_nonexp_gpu) + np.where(on, p_exp_gpu / exp_shard, p_exp_gpu))
 
     weights_b = sharded(w_bytes_el, 3)
@@ -333,7 +339,10 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     stage_param_bytes = 2.0 * p_gpu
     per_layer = stage_param_bytes / layers_stage
     gather = layers_stage * _collective_time(per_layer, shard, 1.0, sh_bw, sh_lat)
-    fsdp_per_mb = np.where(zero == 3, 3.0 * gather, 0.0)
+    fsdp_per_mb = np.where((zero == 3) & ~fsdp_pp, 3.0 * gather, 0.0)
+    # FSDP with PP: gather once per step (before the first forward) and reduce-scatter once (after the
+    # last backward); the latter is overlapped like a data-parallel gradient reduction
+    fsdp_pp_gather = np.where(fsdp_pp, gather, 0.0)
 
     # ---- pipeline schedule ---------------------------------------------------
     stage_compute_mb = layers_stage * (layer_fwd + layer_bwd + layer_rec) + head_t
@@ -350,6 +359,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     dp_bw, dp_lat, _, _ = group_link(tp * cp, dp)
     dp_bytes = w_bytes_el * p_gpu
     dp_total = np.where(zero == 3, 0.0, _collective_time(dp_bytes, dp, 2.0, dp_bw, dp_lat))
+    dp_total = dp_total + np.where(fsdp_pp, gather, 0.0)  # FSDP+PP gradient reduce-scatter
     if np.any(pa.hsdp):  # HSDP also all-reduces gradients across the replicas of a shard
         rep = dp / shard
         rep_bw, rep_lat, _, _ = group_link(tp * cp * shard, rep)
@@ -371,8 +381,8 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     tp_t = work_mb * layers_stage * (tp_fwd + tp_bwd)
     cp_t = work_mb * layers_stage * (cp_fwd + cp_bwd)
     ep_t = work_mb * layers_stage * 2.0 * a2a
-    fsdp_t = work_mb * (stage_mb - stage_compute_mb)
-    step = work_mb * stage_mb + bubble + pp_comm + dp_exposed + optimizer_t
+    fsdp_t = work_mb * (stage_mb - stage_compute_mb) + fsdp_pp_gather
+    step = work_mb * stage_mb + bubble + pp_comm + dp_exposed + optimizer_t + fsdp_pp_gather
 
     out = TrainingArrays(
         valid=reason == 0, reason=reason,

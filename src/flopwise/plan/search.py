@@ -78,9 +78,7 @@ def candidate_arrays(job: TrainingJob, n_gpus: int, space: SearchSpace) -> PlanA
         per_dp = B // dp
         mbs = space.mb or tuple(b for b in divisors(per_dp) if b <= space.max_mb)
         eps = space.ep or (tuple(e for e in divisors(m.n_experts) if dp % e == 0) if m.is_moe else (1,))
-        vpps = space.vpp or tuple(v for v in divisors(L // pp) if v <= space.max_vpp) if L % pp == 0 else (1,)
-        if pp == 1 and not space.vpp:
-            vpps = (1,)
+        vpps = space.vpp or (tuple(v for v in range(1, space.max_vpp + 1) if pp * v <= L) if pp > 1 else (1,))
         for mb, ep, vpp in itertools.product(mbs, eps, vpps):
             rows.append((tp, pp, dp, cp, ep, vpp, mb))
     if not rows:
