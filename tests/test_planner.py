@@ -166,3 +166,19 @@ def test_objective_cost_is_never_dearer_and_respects_deadline():
     assert cheap.days <= 30 and cheap.gpus <= 512
     with pytest.raises(InfeasiblePlan, match="max-days"):
         plan_training_cheapest(job, 16, 2e12, max_days=1)
+
+
+def test_cli_train_prices_in_failures(cli):
+    base = ("train", "llama-3-70b", "--tokens", "2e12", "--gpu", "h100-sxm5-80gb", "--gpus", "1024",
+            "--global-batch", "1024", "--seq-len", "8192", "--price-per-gpu-hour", "3", "--json")
+    plain = json.loads(cli(*base, "--no-failures", check=True).stdout)
+    assert plain["reliability"] is None
+    d = json.loads(cli(*base, "--simulate", "500", "--max-job-hours", "48", check=True).stdout)
+    rel = d["reliability"]
+    assert 0.8 < rel["goodput"] < 1.0
+    assert d["expected_days"] > d["days"]
+    assert d["expected_cost_usd"] == pytest.approx(rel["expected_gpu_hours"] * 3)
+    assert rel["resubmissions"] >= int(d["expected_days"] * 24 / 48) - 1
+    sim = d["simulation"]
+    assert sim["p90_s"] >= sim["p50_s"]
+    assert sim["mean_s"] == pytest.approx(sim["analytic_mean_s"], rel=0.05)

@@ -68,6 +68,21 @@ def print_training(est: TrainingEstimate) -> None:
     head.add_row("time", f"{est.days:,.1f} days ({est.gpu_hours:,.0f} GPU-hours)")
     if est.cost_usd is not None:
         head.add_row("cost", f"{usd(est.cost_usd)} at ${est.price_per_gpu_hour:.2f}/GPU-hour")
+    rel = est.reliability
+    if rel is not None:
+        line = (f"{est.expected_days:,.1f} days, {est.expected_gpu_hours:,.0f} GPU-hours"
+                + (f", {usd(est.expected_cost_usd)}" if est.expected_cost_usd is not None else "")
+                + f" (goodput {pct(rel.goodput)})")
+        head.add_row("with failures", line)
+        ckpt = f"every {duration(rel.optimal_interval_s)}" + (f" ({rel.checkpoint_every_steps} steps)" if rel.checkpoint_every_steps else "")
+        head.add_row("interruptions", f"{rel.expected_interruptions:,.1f} expected (one every {duration(rel.mtbf_job_s)}); "
+                     f"checkpoint {gib(rel.checkpoint_bytes)} {ckpt}, {duration(rel.checkpoint_blocking_s)} each")
+        if rel.resubmissions:
+            head.add_row("job-length limit", f"{rel.resubmissions} resubmissions, {duration(rel.queue_s)} queueing")
+        if est.simulation is not None:
+            sim = est.simulation
+            head.add_row(f"simulated ({sim.n:,} runs)", f"p50 {sim.p50_s / 86400:,.2f} days, p90 {sim.p90_s / 86400:,.2f} days "
+                         f"(analytic mean {sim.analytic_mean_s / 86400:,.2f})")
     console.print(head)
 
     mem = est.memory
@@ -120,6 +135,11 @@ def train(
     top: int = typer.Option(5, "--top", help="how many ranked plans to show"),
     objective: str = typer.Option("time", "--objective", help="time: fastest plan on --gpus; cost: cheapest per token using up to --gpus"),
     max_days: float = typer.Option(None, "--max-days", help="with --objective cost: finish within this many days"),
+    no_failures: bool = typer.Option(False, "--no-failures", help="leave out interruptions, checkpoints and restarts"),
+    failure_model: Path = typer.Option(None, "--failure-model", help="YAML failure rates (default: Llama 3 paper, 16k H100)"),
+    async_checkpoint: bool = typer.Option(False, "--async-checkpoint", help="checkpoints copied to host memory, written in the background"),
+    max_job_hours: float = typer.Option(None, "--max-job-hours", help="job-length limit of the cluster (resubmissions are counted)"),
+    simulate_runs: int = typer.Option(0, "--simulate", help="Monte Carlo runs of failure times (p50/p90 completion)"),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Plan a training run: search the parallel layout, break down memory and step time, give days and cost."""
@@ -146,6 +166,17 @@ def train(
             est = plan_training_cheapest(job, gpus, n_tokens, price, fixed=fixed, top=top, max_days=positive(max_days, "--max-days"))
         else:
             raise FlopwiseError(f"--objective must be 'time' or 'cost', got '{objective}'")
+    if not no_failures:
+        from flopwise.catalog.failures import load_failure_model
+        from flopwise.plan.training import add_reliability
+
+        if simulate_runs < 0:
+            raise FlopwiseError(f"--simulate must be a positive number of runs, got {simulate_runs}")
+        positive(max_job_hours, "--max-job-hours")
+        est = add_reliability(est, job, load_failure_model(failure_model), async_checkpoint, max_job_hours,
+                              simulate_runs, progress=not json_out and simulate_runs >= 2000)
+    elif simulate_runs:
+        raise FlopwiseError("--simulate needs the failure model; drop --no-failures")
     if json_out:
         out = est.model_dump()
         out["price_source"] = price_note

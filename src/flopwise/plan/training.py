@@ -11,6 +11,15 @@ from flopwise.estimate.memory import model_state_bytes
 from flopwise.estimate.training import TrainingArrays, TrainingJob, hardware_flops_per_token
 from flopwise.plan.parallel import ParallelPlan
 from flopwise.plan.search import SearchResult, SearchSpace, search
+from flopwise.estimate.reliability import (
+    ReliabilityEstimate,
+    ReliabilityInputs,
+    SimulationResult,
+    checkpoint_bytes,
+    estimate_reliability,
+    simulate,
+)
+from flopwise.catalog.failures import FailureModel
 
 DEFAULT_MFU = 0.40  # what-if MFU when --mfu is given without a value (typical of well-tuned large runs)
 
@@ -92,6 +101,12 @@ class TrainingEstimate(BaseModel):
     plans_valid: int = 0
     search_s: float = 0.0
     top_plans: list[PlanSummary] = []
+    # with failures, checkpoints and restarts (None with --no-failures)
+    reliability: ReliabilityEstimate | None = None
+    simulation: SimulationResult | None = None
+    expected_days: float | None = None
+    expected_gpu_hours: float | None = None
+    expected_cost_usd: float | None = None
 
 
 def _memory_at(res: TrainingArrays, i: int, capacity: float) -> MemoryBreakdown:
@@ -179,6 +194,32 @@ def plan_training(
     if not len(result.ranked):
         raise InfeasiblePlan(result.why_none())
     return estimate_from_search(result, int(result.ranked[0]), tokens, price, top=top)
+
+
+def add_reliability(
+    est: TrainingEstimate,
+    job: TrainingJob,
+    failure_model: FailureModel,
+    async_checkpoint: bool = False,
+    max_job_hours: float | None = None,
+    simulate_runs: int = 0,
+    progress: bool = False,
+    **overrides,
+) -> TrainingEstimate:
+    """The estimate with interruptions, checkpointing, restarts (and resubmissions) priced in."""
+    step = est.step_time.step_s if est.step_time is not None else None
+    inp = ReliabilityInputs(
+        n_gpus=est.gpus, gpus_per_node=job.cluster.gpus_per_node, ideal_train_s=est.train_s,
+        checkpoint_bytes=checkpoint_bytes(job.model.params_total), failure_model=failure_model,
+        async_checkpoint=async_checkpoint, max_job_hours=max_job_hours, step_s=step, **overrides,
+    )
+    rel = estimate_reliability(inp)
+    sim = simulate(inp, simulate_runs, progress=progress) if simulate_runs > 0 else None
+    cost = rel.expected_gpu_hours * est.price_per_gpu_hour if est.price_per_gpu_hour is not None else None
+    return est.model_copy(update=dict(
+        reliability=rel, simulation=sim, expected_days=rel.expected_wall_s / 86400,
+        expected_gpu_hours=rel.expected_gpu_hours, expected_cost_usd=cost,
+    ))
 
 
 def gpu_counts_up_to(max_gpus: int, gpus_per_node: int) -> list[int]:

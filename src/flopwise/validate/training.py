@@ -144,8 +144,18 @@ def score_training_row(row: TrainingRun) -> RowScore:
         elif row.measured_step_time_s is not None:
             pred, metric, meas = step, "step_time_s", row.measured_step_time_s
         elif row.measured_gpu_hours is not None and row.training_tokens:
-            pred = row.training_tokens / tok_s_gpu / 3600
+            # a whole run: interruptions, checkpoints and restarts are part of its GPU-hours
+            from flopwise.catalog.failures import get_failure_model
+            from flopwise.estimate.reliability import ReliabilityInputs, checkpoint_bytes, estimate_reliability
+
+            ideal_s = row.training_tokens / (tok_s_gpu * n)
+            rel = estimate_reliability(ReliabilityInputs(
+                n_gpus=n, gpus_per_node=job.cluster.gpus_per_node, ideal_train_s=ideal_s,
+                checkpoint_bytes=checkpoint_bytes(model.params_total), failure_model=get_failure_model(), step_s=step,
+            ))
+            pred = rel.expected_gpu_hours
             metric, meas = "gpu_hours", row.measured_gpu_hours
+            notes.append(f"goodput {rel.goodput:.1%}")
         else:
             raise FlopwiseError("no measured quantity")
         return RowScore(id=row.id, metric=metric, predicted=pred, measured=meas, error=pred / meas - 1,
