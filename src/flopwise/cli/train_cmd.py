@@ -140,6 +140,11 @@ def train(
     async_checkpoint: bool = typer.Option(False, "--async-checkpoint", help="checkpoints copied to host memory, written in the background"),
     max_job_hours: float = typer.Option(None, "--max-job-hours", help="job-length limit of the cluster (resubmissions are counted)"),
     simulate_runs: int = typer.Option(0, "--simulate", help="Monte Carlo runs of failure times (p50/p90 completion)"),
+    export: str = typer.Option(None, "--export", help="write launch files for the plan: megatron, torchtitan, deepspeed, slurm, skypilot"),
+    out: Path = typer.Option(Path("flopwise-export"), "--out", help="directory for --export files"),
+    launcher: str = typer.Option(None, "--launcher", help="with --export slurm|skypilot: megatron, torchtitan or deepspeed"),
+    partition: str = typer.Option(None, "--partition", help="with --export slurm: Slurm partition"),
+    account: str = typer.Option(None, "--account", help="with --export slurm: Slurm account"),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Plan a training run: search the parallel layout, break down memory and step time, give days and cost."""
@@ -177,12 +182,27 @@ def train(
                               simulate_runs, progress=not json_out and simulate_runs >= 2000)
     elif simulate_runs:
         raise FlopwiseError("--simulate needs the failure model; drop --no-failures")
+    exported: list[str] = []
+    native = None
+    if export:
+        from flopwise.export import export_plan, native_plan
+
+        if est.plan is None:
+            raise FlopwiseError("--export needs a plan; drop --mfu")
+        opts = {k: v for k, v in dict(launcher=launcher, partition=partition, account=account,
+                                         max_job_hours=max_job_hours).items() if v is not None}
+        exported = [str(p) for p in export_plan(export, est, job, out, **opts)]
+        native = native_plan(export, est.plan, job, launcher).label()
     if json_out:
-        out = est.model_dump()
-        out["price_source"] = price_note
-        print_json(out)
+        data = est.model_dump()
+        data["price_source"] = price_note
+        if export:
+            data["export"] = {"target": export, "files": exported, "plan": native}
+        print_json(data)
         return
     print_training(est)
+    if exported:
+        console.print(f"[bold]exported[/bold] ({export}, plan {native}): " + ", ".join(exported))
     if price_note:
         console.print(f"[dim]price: {price_note}[/dim]")
 
