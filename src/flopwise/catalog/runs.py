@@ -35,9 +35,9 @@ class _Row(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _blank_is_none(cls, v):
+    def _blank_is_none(cls, v, info):
         if isinstance(v, str) and v.strip() == "":
-            return None
+            return "" if info.field_name in ("source", "model", "notes") else None
         return v.strip() if isinstance(v, str) else v
 
 

@@ -25,7 +25,17 @@ def score_file(path: Path | None, kind: str | None = None) -> ValidationReport:
         except ModuleNotFoundError:
             raise FlopwiseError("inference validation is not available in this version") from None
         scores = [score_inference_row(r) for r in rows]
-    return summarize(kind_found, str(path) if path else f"bundled {kind_found}_public.csv", scores)
+    rep = summarize(kind_found, str(path) if path else f"bundled {kind_found}_public.csv", scores)
+    if kind_found == "inference":
+        from flopwise.validate.inference import is_throughput_metric
+        from flopwise.validate.scoring import group_summary
+
+        scored = [s for s in scores if s.error is not None]
+        rep.groups = {
+            "throughput": group_summary([s for s in scored if is_throughput_metric(s)]),
+            "latency": group_summary([s for s in scored if not is_throughput_metric(s)]),
+        }
+    return rep
 
 
 def print_report(rep: ValidationReport) -> None:
@@ -43,6 +53,10 @@ def print_report(rep: ValidationReport) -> None:
     if rep.median_abs_error is not None:
         console.print(f"scored {rep.scored} rows ({rep.skipped} skipped): median |error| {rep.median_abs_error:.1%}, "
                       f"worst {rep.max_abs_error:.1%} ({', '.join(rep.worst_rows)})")
+    for name, g in rep.groups.items():
+        if g["scored"]:
+            console.print(f"  {name}: {g['scored']} rows, median |error| {g['median_abs_error']:.1%}, "
+                          f"worst {g['max_abs_error']:.1%} ({', '.join(g['worst_rows'])})")
 
 
 def validate(

@@ -9,8 +9,9 @@ How they were chosen (docs/serving.md has the longer story):
   forward: ~70% of A100 peak, ~35-50% of H100 peak; FP8 GEMMs on H100 ~50-60% of the 1979 TFLOP/s figure at
   sustained, power-limited clocks) and were cross-checked on the batch-1 prefill (first-token) rows of the
   public TensorRT-LLM tables, which are compute bound and isolate them.
-- Decode bandwidth fractions start from achieved-bandwidth measurements of memory-bound GEMV / paged
-  attention kernels (~80-90% of HBM peak; GDDR parts similar).
+- Decode bandwidth fractions start from achieved-bandwidth measurements of streaming kernels (STREAM-
+  like copy on A100/H100 reaches ~88-90% of the HBM datasheet figure; GDDR6 parts ~85%); decode
+  streams weights and KV in long contiguous blocks, which is the same regime.
 - Overheads are sized from kernel counts (about ten kernels per transformer layer, a few microseconds of
   launch gap and tail each even under CUDA graphs) and from one-shot NVLink all-reduce latencies
   (~10 microseconds for small messages).
@@ -35,17 +36,17 @@ class ServingEfficiency:
 SERVING_EFFICIENCY: dict[str, ServingEfficiency] = {
     "volta": ServingEfficiency(matmul=0.65, fp8_matmul=0.0, attention=0.40, mem_bw=0.80),
     "turing": ServingEfficiency(matmul=0.60, fp8_matmul=0.0, attention=0.40, mem_bw=0.80),
-    "ampere": ServingEfficiency(matmul=0.70, fp8_matmul=0.0, attention=0.55, mem_bw=0.85),
+    "ampere": ServingEfficiency(matmul=0.70, fp8_matmul=0.0, attention=0.55, mem_bw=0.88),
     "ada": ServingEfficiency(matmul=0.60, fp8_matmul=0.55, attention=0.45, mem_bw=0.85),
-    "hopper": ServingEfficiency(matmul=0.60, fp8_matmul=0.50, attention=0.40, mem_bw=0.80),
-    "blackwell": ServingEfficiency(matmul=0.60, fp8_matmul=0.50, attention=0.45, mem_bw=0.80),
+    "hopper": ServingEfficiency(matmul=0.60, fp8_matmul=0.50, attention=0.40, mem_bw=0.88),
+    "blackwell": ServingEfficiency(matmul=0.60, fp8_matmul=0.50, attention=0.45, mem_bw=0.85),
 }
 # Other generations (AMD CDNA, TPU, Gaudi, Trainium): younger serving stacks, so a little lower.
 DEFAULT_SERVING_EFFICIENCY = ServingEfficiency(matmul=0.55, fp8_matmul=0.45, attention=0.40, mem_bw=0.75)
 
 # GEMM rows (tokens in the step) at which tile/wave quantisation halves the compute efficiency:
 # eff × m / (m + SMALL_GEMM_ROWS). Only matters where a step is compute bound with few rows.
-SMALL_GEMM_ROWS = 64.0
+SMALL_GEMM_ROWS = 128.0
 
 # Fixed cost of one forward step of the engine, whatever its size: scheduling, sampling over the
 # vocabulary, host<->device token copies and synchronisation (with CUDA graphs).
@@ -62,10 +63,17 @@ ALLREDUCE_BUS_EFFICIENCY = 0.80
 # Activations exchanged between tensor/pipeline ranks are 16-bit.
 ACTIVATION_BYTES = 2.0
 
-# Elementwise traffic per token per layer that is not fused into GEMMs (norm read/write, residual add,
-# rotary, the MLP activation): bytes per d_model element and per MLP inner element (16-bit tensors).
+# Fixed cost of a generation request outside the model's forward steps: admission, input/output
+# buffer setup and copies, returning the first token. Added to the time to first token (and once per
+# batch to a static batch's run).
+REQUEST_OVERHEAD_S = 2e-3
+
+# Elementwise traffic per token per layer that is not fused into GEMMs: the two norms (read and write
+# d_model 16-bit values each; residual adds ride in GEMM epilogues), and for gated MLPs (SwiGLU/GeGLU)
+# the separate activation kernel (read gate and up, write their product: 6 bytes per inner element).
+# A plain GELU/ReLU MLP has its activation fused into the first GEMM's epilogue.
 ELEMENTWISE_BYTES_PER_D = 8.0
-ELEMENTWISE_BYTES_PER_FFN = 6.0
+ELEMENTWISE_BYTES_PER_GATED_FFN = 6.0
 
 # Memory: what the runtime holds besides weights and KV (CUDA context, cuBLAS/NCCL workspaces, engine
 # I/O buffers), the activation workspace sized for this many tokens in one step (TensorRT-LLM's default
@@ -89,3 +97,62 @@ EMBEDDING_BYTES_WHEN_QUANTISED = 2.0
 
 def serving_efficiency_for(generation: str) -> ServingEfficiency:
     return SERVING_EFFICIENCY.get(generation, DEFAULT_SERVING_EFFICIENCY)
+
+
+@dataclass(frozen=True)
+class EngineTraits:
+    """Kernel capabilities of a serving engine that change the bytes moved, not a fitted speed.
+
+    gqa_shared_kv_reads: decode attention streams each KV head once for all the query heads of its
+    group (MQA/GQA-aware kernels: vLLM, SGLang, FlashInfer, FlashAttention, TensorRT-LLM's XQA).
+    Older TensorRT-LLM (v0.5, v0.6) ran one masked-MHA block per *query* head, so each KV head was
+    streamed n_heads/kv_heads times (release notes v0.7.1: "MMHA optimization for MQA and GQA").
+    gqa_shared_groups: if set, only these query-group sizes get the shared kernel; others fall back to
+    per-query-head reads (None = all). Kept for engines whose GQA kernels cover few shapes; no bundled
+    engine uses it: TensorRT-LLM v0.7-v0.10 documents XQA for "a limited number of model configurations,
+    such as the LLAMA2 70B model" but also used its generic kernels, and the public tables do not
+    settle which shapes fell back.
+    fused_parallel_allreduce: models with parallel attention+MLP (GPT-J, Falcon) reduce both branches
+    in one all-reduce per layer (TensorRT-LLM v0.7.1: "Optimize AllReduce for parallel attention on
+    Falcon and GPT-J"); before, two.
+    fp8_quantises_kv: with FP8 weights and no KV dtype stated, the KV cache is FP8 too. TensorRT-LLM's
+    FP8 recipe builds with an FP8 KV cache (--enable_fp8 --fp8_kv_cache in v0.5-v0.7, ModelOpt FP8
+    checkpoints with kv_cache_quant_algo FP8 later); vLLM and SGLang keep the KV in the model dtype
+    unless --kv-cache-dtype is given.
+    """
+
+    name: str = "modern"
+    gqa_shared_kv_reads: bool = True
+    gqa_shared_groups: tuple[int, ...] | None = None
+    fused_parallel_allreduce: bool = True
+    fp8_quantises_kv: bool = False
+
+    def shares_kv(self, group: int) -> bool:
+        """Whether decode attention reads a KV head once for a query group of this size."""
+        if group <= 1:
+            return True
+        if not self.gqa_shared_kv_reads:
+            return False
+        return self.gqa_shared_groups is None or group in self.gqa_shared_groups
+
+
+MODERN_ENGINE = EngineTraits()
+MODERN_TRTLLM = EngineTraits(name="TensorRT-LLM", fp8_quantises_kv=True)
+LEGACY_TRTLLM = EngineTraits(name="TensorRT-LLM < 0.7", gqa_shared_kv_reads=False, fused_parallel_allreduce=False,
+                             fp8_quantises_kv=True)
+
+
+def engine_traits(engine: str | None) -> EngineTraits:
+    """Traits of the engine named in a benchmark (e.g. 'TensorRT-LLM v0.6.1 (gptSessionBenchmark)');
+    anything not recognised as TensorRT-LLM is treated as a current engine."""
+    import re
+
+    if not engine:
+        return MODERN_ENGINE
+    text = engine.lower()
+    if not re.search(r"tensorrt[- _]?llm|trt[- _]?llm", text):
+        return MODERN_ENGINE
+    m = re.search(r"(?:tensorrt|trt)[- _]?llm\D{0,3}v?(\d+)\.(\d+)", text)
+    if m and (int(m.group(1)), int(m.group(2))) < (0, 7):
+        return LEGACY_TRTLLM
+    return MODERN_TRTLLM

@@ -26,6 +26,15 @@ class ValidationReport(BaseModel):
     median_abs_error: float | None
     max_abs_error: float | None
     worst_rows: list[str]
+    groups: dict[str, dict] = {}  # per metric family (e.g. inference throughput vs latency)
+
+
+def group_summary(rows: list[RowScore]) -> dict:
+    """Median / worst absolute error of a subset of rows."""
+    errs = [abs(r.error) for r in rows if r.error is not None]
+    worst = sorted((r for r in rows if r.error is not None), key=lambda r: -abs(r.error))[:3]
+    return {"scored": len(errs), "median_abs_error": statistics.median(errs) if errs else None,
+            "max_abs_error": max(errs) if errs else None, "worst_rows": [r.id for r in worst]}
 
 
 def summarize(kind: str, runs_file: str, rows: list[RowScore]) -> ValidationReport:
