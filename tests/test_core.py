@@ -140,6 +140,8 @@ def test_cli_train_with_assumed_mfu(cli):
         (("train", "llama-2-7b", "--tokens", "1e12", "--gpu", "h100", "--gpus", "8", "--mfu", "1.5"), "--mfu"),
         (("train", "llama-2-7b", "--tokens", "1e12", "--gpu", "h100", "--gpus", "8", "--plan", "tq=2"), "unknown plan key"),
         (("gpu", "show", "h1000"), "unknown accelerator"),
+        (("train", "llama-2-7b", "--gpu", "h100", "--gpus", "8"), "Missing option '--tokens'"),
+        (("train", "llama-2-7b", "--tokens", "1e12", "--gpus", "8", "--bogus", "1"), "No such option"),
         (("model", "show", "tests/fixtures/hf/malformed/config.json"), "not valid JSON"),
     ],
 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from flopwise.errors import FlopwiseError
@@ -40,6 +39,25 @@ def _register() -> None:
 _register()
 
 
+def _exception_types(name: str) -> tuple[type, ...]:
+    """The click exception class `name` from click and from typer's vendored copy (typer >= 0.20)."""
+    found = []
+    for modname in ("click.exceptions", "typer._click.exceptions", "typer._click"):
+        try:
+            mod = __import__(modname, fromlist=[name])
+        except ImportError:
+            continue
+        cls = getattr(mod, name, None)
+        if isinstance(cls, type) and cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
+_CLICK_ERRORS = _exception_types("ClickException")
+_ABORTS = _exception_types("Abort")
+_EXITS = _exception_types("Exit")
+
+
 def run() -> None:
     """Entry point: user errors become one line on stderr and exit status 2, never a traceback."""
     try:
@@ -47,16 +65,16 @@ def run() -> None:
     except FlopwiseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except click.exceptions.Abort:
+    except _ABORTS:
         print("aborted", file=sys.stderr)
         sys.exit(130)
-    except click.exceptions.ClickException as exc:
+    except _CLICK_ERRORS as exc:
         # usage errors (unknown option, missing argument, bad type): one line, exit 2
         msg = exc.format_message().splitlines()[0] if exc.format_message() else str(exc)
         print(f"error: {msg}", file=sys.stderr)
-        sys.exit(exc.exit_code if exc.exit_code else 2)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        sys.exit(2)
+    except _EXITS as exc:
+        sys.exit(getattr(exc, "exit_code", 0))
     except KeyboardInterrupt:
         sys.exit(130)
 
