@@ -86,7 +86,7 @@ def print_training(est: TrainingEstimate) -> None:
     console.print(head)
 
     mem = est.memory
-    mt = Table(title=f"memory per GPU: {gib(mem.total_bytes)} of {gib(mem.capacity_bytes)}" + ("" if mem.fits else "  [red]DOES NOT FIT[/red]"))
+    mt = Table(title=f"memory per GPU: {gib(mem.total_bytes)} of {gib(mem.capacity_bytes)}" + ("" if mem.fits else "  [red]DOES NOT FIT[/red]"), min_width=48)
     mt.add_column("component")
     mt.add_column("GiB", justify="right")
     mt.add_column("share", justify="right")
@@ -97,7 +97,7 @@ def print_training(est: TrainingEstimate) -> None:
 
     if est.step_time is not None:
         st = est.step_time
-        tt = Table(title=f"step time: {duration(st.step_s)}")
+        tt = Table(title=f"step time: {duration(st.step_s)}", min_width=48)
         tt.add_column("component")
         tt.add_column("seconds", justify="right")
         tt.add_column("share", justify="right")
