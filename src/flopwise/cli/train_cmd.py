@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import typer
@@ -14,20 +13,9 @@ from flopwise.cli.common import JSON_OPT, console, parse_number, positive, print
 from flopwise.errors import FlopwiseError
 from flopwise.estimate.training import TrainingJob
 from flopwise.plan.parallel import parse_plan_spec
+from flopwise.plan.training import default_global_batch  # noqa: F401  (re-exported for callers)
 from flopwise.plan.training import TrainingEstimate, assumed_mfu_training, plan_training, plan_training_cheapest
 from flopwise.report.format import duration, gib, pct, si, usd
-
-DEFAULT_BATCH_TOKENS = 4 * 2**20  # ~4M tokens per step, typical of LLM pre-training
-
-
-def default_global_batch(seq_len: int, n_gpus: int) -> int:
-    """~4M tokens per step as a power of two in sequences, times the odd factor of the GPU count."""
-    b = 2 ** max(0, round(math.log2(max(DEFAULT_BATCH_TOKENS / seq_len, 1))))
-    odd = n_gpus
-    while odd % 2 == 0:
-        odd //= 2
-    return b * odd
-
 
 def build_job(model: str, gpu: str | None, system: str | None, cluster_file: Path | None, gpus: int,
               global_batch: int | None, seq_len: int | None, precision: str, optimizer: str = "adam",

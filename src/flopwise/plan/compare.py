@@ -248,7 +248,7 @@ def compare_training(model: ModelSpec, tokens: float, catalog: PriceCatalog, seq
 def _sweep(model, cluster, tokens, s, global_batch, precision, optimizer, flops_per_token, peak, n, max_gpus,
            max_days, gpu_h_lb):
     """Plan GPU counts n, 2n, 4n, ... for one accelerator: ([(n, train_s, days, gpu_hours, mfu, plan)], why, plans)."""
-    from flopwise.cli.train_cmd import default_global_batch
+    from flopwise.plan.training import default_global_batch
     from flopwise.estimate.training import TrainingJob
     from flopwise.plan.search import search
 

@@ -249,7 +249,7 @@ def fit(model: ModelSpec, cluster: Cluster, n_gpus: int, seq_len: int | None = N
     ctx = context or min(DEFAULT_SERVE_CONTEXT, model.max_seq_len)
     if ctx <= 0:
         raise FlopwiseError(f"--context must be positive, got {ctx}")
-    from flopwise.cli.train_cmd import default_global_batch
+    from flopwise.plan.training import default_global_batch
 
     rows: list[FitRow] = []
     if "pretrain" in tasks:

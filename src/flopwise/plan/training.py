@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import math
+
 from pydantic import BaseModel
 
 from flopwise.errors import FlopwiseError, InfeasiblePlan
@@ -20,6 +22,18 @@ from flopwise.estimate.reliability import (
     simulate,
 )
 from flopwise.catalog.failures import FailureModel
+
+DEFAULT_BATCH_TOKENS = 4 * 2**20  # ~4M tokens per step, typical of LLM pre-training
+
+
+def default_global_batch(seq_len: int, n_gpus: int) -> int:
+    """~4M tokens per step as a power of two in sequences, times the odd factor of the GPU count."""
+    b = 2 ** max(0, round(math.log2(max(DEFAULT_BATCH_TOKENS / seq_len, 1))))
+    odd = n_gpus
+    while odd % 2 == 0:
+        odd //= 2
+    return b * odd
+
 
 DEFAULT_MFU = 0.40  # what-if MFU when --mfu is given without a value (typical of well-tuned large runs)
 

@@ -288,7 +288,7 @@ def run_training(req: TrainRequest) -> dict:
     """
     from flopwise.catalog.prices import cheapest_price
     from flopwise.catalog.systems import make_cluster
-    from flopwise.cli.train_cmd import default_global_batch
+    from flopwise.plan.training import default_global_batch
     from flopwise.estimate.memory import optimizer_state_bytes
     from flopwise.estimate.training import TrainingJob
     from flopwise.plan.parallel import parse_plan_spec
