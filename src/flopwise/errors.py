@@ -15,15 +15,19 @@ class InfeasiblePlan(FlopwiseError):
 
 
 def close_matches(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
-    """Names in `choices` that look like `name` (prefix/substring hits first, then fuzzy ones)."""
+    """Names in `choices` that look like `name`, best first (substring hits, then similar spellings)."""
     choices = list(choices)
     key = name.lower().replace("_", "-")
-    hits = [c for c in choices if key in c or c.startswith(key)]
     parts = [p for p in key.split("-") if p]
-    if parts:
-        hits += [c for c in choices if all(p in c for p in parts) and c not in hits]
-    hits += [c for c in difflib.get_close_matches(key, choices, n=n, cutoff=0.5) if c not in hits]
-    return hits[:n]
+
+    def score(c: str) -> float:
+        ratio = difflib.SequenceMatcher(None, key, c).ratio()
+        bonus = 0.5 if (key in c or c.startswith(key)) else 0.0
+        bonus += 0.25 * sum(p in c for p in parts) / max(len(parts), 1)
+        return ratio + bonus
+
+    ranked = sorted(choices, key=score, reverse=True)
+    return [c for c in ranked[:n] if score(c) >= 0.6]
 
 
 def unknown(kind: str, name: str, choices: Iterable[str], hint: str = "") -> FlopwiseError:
