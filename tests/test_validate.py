@@ -23,9 +23,9 @@ def test_bundled_training_runs_meet_the_median_target(cli):
         assert {"id", "predicted", "measured", "error"} <= r.keys()
         assert r["error"] == pytest.approx(r["predicted"] / r["measured"] - 1)
     assert rep["median_abs_error"] <= 0.10
-    # benchmark-throughput rows (not whole-run GPU-hours) stay within 30%
+    # benchmark-throughput rows (not whole-run GPU-hours) stay within 25%
     bench = [abs(r["error"]) for r in scored if r["metric"] != "gpu_hours"]
-    assert max(bench) <= 0.30
+    assert max(bench) <= 0.25
 
 
 def test_any_file_in_the_schema(tmp_path: Path, cli):
