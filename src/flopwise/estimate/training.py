@@ -49,7 +49,7 @@ class PlanArrays:
     mb: np.ndarray
     zero: np.ndarray  # ZeRO stage 0..3
     hsdp: np.ndarray  # bool: shard within a node only (HSDP)
-    ds_zero3: np.ndarray  # bool: DeepSpeed ZeRO-3 (parameter fetches not overlapped, see efficiency.py)
+    ds_zero3: np.ndarray  # bool: DeepSpeed ZeRO-3 (per-parameter fetches as flat rings through the NIC)
     recompute: np.ndarray  # 0 none, 1 selective, 2 full
     sp: np.ndarray  # bool: sequence parallel
     flash: np.ndarray  # bool
@@ -346,7 +346,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
 
     # ---- pipeline schedule ---------------------------------------------------
     stage_compute_mb = layers_stage * (layer_fwd + layer_bwd + layer_rec) + head_t
-    # overlapped traffic is exposed only where it exceeds compute; serialised traffic adds to it
+    # overlapped traffic costs only what it adds beyond compute (see _overlap)
     stage_mb = _overlap(stage_compute_mb, fsdp_per_mb)
     bubble = (pp - 1) / vpp * stage_mb
     p2p_msg = act_msg / np.where(tp > 1, tp, 1.0)  # scatter/gather over the TP ranks
