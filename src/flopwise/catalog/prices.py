@@ -460,3 +460,17 @@ def cheapest_spot_price(acc_id: str) -> Price | None:
 def cheapest_spot_price(acc_id: str, cloud: str | None = None) -> Price | None:
     """The bundled row with the cheapest spot price for an accelerator (None if no cloud sells it as spot)."""
     return bundled_catalog().cheapest(acc_id, cloud, spot=True)
+
+
+def fill_default_prices(acc_id: str, price: float | None, spot: float | None = None) -> tuple[float | None, float | None, str | None]:
+    """User prices where given, else the cheapest bundled on-demand and spot prices, and where they came from."""
+    note = None
+    if price is None:
+        found = cheapest_price(acc_id)
+        if found is not None:
+            price, note = found.usd_per_gpu_hour, found.describe()
+    if spot is None:
+        found = cheapest_spot_price(acc_id)
+        if found is not None:
+            spot = found.spot_usd_per_gpu_hour
+    return price, spot, note

@@ -288,22 +288,14 @@ def serve(
 
     if gpu is None and system is None:
         raise FlopwiseError("give an accelerator with --gpu ID (see `flopwise gpu list`), or --compare to rank them all")
-    from flopwise.catalog.prices import cheapest_price, cheapest_spot_price
+    from flopwise.catalog.prices import fill_default_prices
     from flopwise.catalog.systems import make_cluster
 
     cluster = make_cluster(gpu, system)
     acc = cluster.accelerator
     if not acc.usable:
         raise FlopwiseError(f"{acc.id} is listed for reference only; its rates are not comparable")
-    price_note = None
-    if price is None:
-        found = cheapest_price(acc.id)
-        if found is not None:
-            price, price_note = found.usd_per_gpu_hour, found.describe()
-    if spot_price is None:
-        found = cheapest_spot_price(acc.id)
-        if found is not None:
-            spot_price = found.spot_usd_per_gpu_hour
+    price, spot_price, price_note = fill_default_prices(acc.id, price, spot_price)
     req = ServingRequest(model=spec, cluster=cluster, input_tokens=lin, output_tokens=lout, gpus=gpus,
                          rate_per_s=rate_s, concurrency=concurrency, targets=targets, weights=w, kv=k,
                          usd_per_gpu_hour=price, spot_usd_per_gpu_hour=spot_price)

@@ -140,13 +140,9 @@ def train(
     positive(price, "--price-per-gpu-hour")
     job = build_job(model, gpu, system, cluster_file, gpus, global_batch, seq_len, precision, optimizer,
                     gpus_per_node, nvlink_gb_per_s, network_gbit_per_s, n_tokens)
-    price_note = None
-    if price is None:
-        from flopwise.catalog.prices import cheapest_price
+    from flopwise.catalog.prices import fill_default_prices
 
-        found = cheapest_price(job.cluster.accelerator.id)
-        if found is not None:
-            price, price_note = found.usd_per_gpu_hour, found.describe()
+    price, _, price_note = fill_default_prices(job.cluster.accelerator.id, price)
     if mfu is not None:
         est = assumed_mfu_training(job, gpus, n_tokens, mfu, price)
     else:

@@ -229,7 +229,7 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
 
 def run_serve(req: ServeRequest) -> dict:
     """What `flopwise serve --json` prints for one accelerator (mirrors cli.serve_cmd.serve)."""
-    from flopwise.catalog.prices import cheapest_price, cheapest_spot_price
+    from flopwise.catalog.prices import fill_default_prices
     from flopwise.cli.serve_cmd import parse_factor, parse_fraction
     from flopwise.plan.serving import ServingRequest, ServingTargets, plan_serving
     from flopwise.web.app import resolve_spec
@@ -246,15 +246,7 @@ def run_serve(req: ServeRequest) -> dict:
     acc = cluster.accelerator
     if not acc.usable:
         raise FlopwiseError(f"{acc.id} is listed for reference only; its rates are not comparable")
-    price, spot_price, price_note = req.price_per_gpu_hour, req.spot_price_per_gpu_hour, None
-    if price is None:
-        found = cheapest_price(acc.id)
-        if found is not None:
-            price, price_note = found.usd_per_gpu_hour, found.describe()
-    if spot_price is None:
-        found = cheapest_spot_price(acc.id)
-        if found is not None:
-            spot_price = found.spot_usd_per_gpu_hour
+    price, spot_price, price_note = fill_default_prices(acc.id, req.price_per_gpu_hour, req.spot_price_per_gpu_hour)
     sreq = ServingRequest(model=spec, cluster=cluster, input_tokens=req.input_tokens, output_tokens=req.output_tokens,
                           gpus=req.gpus, rate_per_s=p["rate_per_s"], concurrency=req.concurrency,
                           targets=ServingTargets(ttft_p99_s=p["ttft_p99_s"], tpot_s=p["tpot_s"]),
