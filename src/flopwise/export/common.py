@@ -339,3 +339,9 @@ def toml_dumps(tables: dict[str, dict], header: list[str] = (), notes: dict[str,
         for k, v in table.items():
             lines.append(f"{k} = {toml_value(v)}")
     return "\n".join(lines) + "\n"
+
+
+def launch_world(launch_path: Path) -> int:
+    """GPUs a generated launch script starts: its NNODES × GPUS_PER_NODE defaults."""
+    text = read_text(launch_path)
+    return bash_default(text, "NNODES", launch_path) * bash_default(text, "GPUS_PER_NODE", launch_path)

@@ -112,9 +112,7 @@ def write(ctx: c.ExportContext, out_dir: Path) -> list[Path]:
 
 
 def world(out_dir: Path) -> int:
-    path = out_dir / LAUNCH_FILE
-    text = c.read_text(path)
-    return c.bash_default(text, "NNODES", path) * c.bash_default(text, "GPUS_PER_NODE", path)
+    return c.launch_world(out_dir / LAUNCH_FILE)
 
 
 def read(out_dir: Path) -> tuple[ParallelPlan, int]:
