@@ -293,7 +293,7 @@ def test_compare_rows_are_priced_consistently(small_compare):
 def test_compare_matches_the_training_planner():
     """A compare row carries the same time as `flopwise train` for that accelerator and count."""
     from flopwise.catalog.systems import default_cluster
-    from flopwise.cli.train_cmd import default_global_batch
+    from flopwise.plan.training import default_global_batch
     from flopwise.estimate.training import TrainingJob
     from flopwise.plan.training import plan_training
 

@@ -12,32 +12,16 @@ from flopwise.catalog.systems import make_cluster
 from flopwise.cli.common import JSON_OPT, console, parse_number, positive, print_json
 from flopwise.errors import FlopwiseError
 from flopwise.estimate.training import TrainingJob
-from flopwise.plan.parallel import parse_plan_spec
-from flopwise.plan.training import default_global_batch  # noqa: F401  (re-exported for callers)
-from flopwise.plan.training import TrainingEstimate, assumed_mfu_training, plan_training, plan_training_cheapest
+from flopwise.plan.training import TrainingEstimate, make_job, run_training
 from flopwise.report.format import duration, gib, pct, si, usd
 
 def build_job(model: str, gpu: str | None, system: str | None, cluster_file: Path | None, gpus: int,
               global_batch: int | None, seq_len: int | None, precision: str, optimizer: str = "adam",
               gpus_per_node: int | None = None, nvlink: float | None = None, network: float | None = None,
               tokens: float | None = None) -> TrainingJob:
-    spec = resolve_model(model)
+    """A checked TrainingJob from the command's arguments (model id or path, accelerator or system)."""
     cluster = make_cluster(gpu, system, cluster_file, gpus_per_node, nvlink, network)
-    if gpus <= 0:
-        raise FlopwiseError(f"--gpus must be a positive integer, got {gpus}")
-    s = seq_len or spec.max_seq_len
-    if s <= 0:
-        raise FlopwiseError(f"--seq-len must be positive, got {s}")
-    b = global_batch or default_global_batch(s, gpus)
-    if b <= 0:
-        raise FlopwiseError(f"--global-batch must be positive, got {b}")
-    if precision not in {"bf16", "fp16", "fp8", "fp32"}:
-        raise FlopwiseError(f"unknown precision '{precision}'; accepted: bf16, fp16, fp8, fp32")
-    cluster.accelerator.peak(precision if precision != "fp32" else "tf32")  # clear error if unsupported
-    from flopwise.estimate.memory import optimizer_state_bytes
-
-    optimizer_state_bytes(optimizer)
-    return TrainingJob(spec, cluster, b, s, precision, optimizer, tokens)
+    return make_job(resolve_model(model), cluster, gpus, global_batch, seq_len, precision, optimizer, tokens)
 
 
 def print_training(est: TrainingEstimate) -> None:
@@ -143,29 +127,14 @@ def train(
     from flopwise.catalog.prices import fill_default_prices
 
     price, _, price_note = fill_default_prices(job.cluster.accelerator.id, price)
-    if mfu is not None:
-        est = assumed_mfu_training(job, gpus, n_tokens, mfu, price)
-    else:
-        fixed = parse_plan_spec(plan) if plan else None
-        if fixed and "precision" in fixed and fixed["precision"] != precision:
-            raise FlopwiseError("give the precision with --precision, not inside --plan")
-        if objective == "time":
-            est = plan_training(job, gpus, n_tokens, price, fixed=fixed, top=top)
-        elif objective == "cost":
-            est = plan_training_cheapest(job, gpus, n_tokens, price, fixed=fixed, top=top, max_days=positive(max_days, "--max-days"))
-        else:
-            raise FlopwiseError(f"--objective must be 'time' or 'cost', got '{objective}'")
+    fm = None
     if not no_failures:
         from flopwise.catalog.failures import load_failure_model
-        from flopwise.plan.training import add_reliability
 
-        if simulate_runs < 0:
-            raise FlopwiseError(f"--simulate must be a positive number of runs, got {simulate_runs}")
-        positive(max_job_hours, "--max-job-hours")
-        est = add_reliability(est, job, load_failure_model(failure_model), async_checkpoint, max_job_hours,
-                              simulate_runs, progress=not json_out and simulate_runs >= 2000)
-    elif simulate_runs:
-        raise FlopwiseError("--simulate needs the failure model; drop --no-failures")
+        fm = load_failure_model(failure_model)
+    est, _ = run_training(job, gpus, n_tokens, price, mfu=mfu, plan=plan, objective=objective, max_days=max_days,
+                          top=top, failure_model=fm, async_checkpoint=async_checkpoint, max_job_hours=max_job_hours,
+                          simulate_runs=simulate_runs, progress=not json_out and simulate_runs >= 2000)
     exported: list[str] = []
     native = None
     if export:

@@ -11,6 +11,8 @@ from flopwise.errors import FlopwiseError, InfeasiblePlan
 from flopwise.estimate.flops import training_flops, training_flops_per_token
 from flopwise.estimate.memory import model_state_bytes
 from flopwise.estimate.training import TrainingArrays, TrainingJob, hardware_flops_per_token
+from flopwise.spec.hardware import Cluster
+from flopwise.spec.model import ModelSpec
 from flopwise.plan.parallel import ParallelPlan
 from flopwise.plan.search import SearchResult, SearchSpace, search
 from flopwise.estimate.reliability import (
@@ -306,3 +308,63 @@ def mfu_of(per_gpu_tokens_per_s: np.ndarray | float, job: TrainingJob) -> np.nda
     acc = job.cluster.accelerator
     peak = acc.peak(job.precision if job.precision != "fp32" else "tf32")
     return per_gpu_tokens_per_s * training_flops_per_token(job.model, job.seq_len).total_flops / peak
+
+
+def make_job(model: ModelSpec, cluster: Cluster, gpus: int, global_batch: int | None = None,
+             seq_len: int | None = None, precision: str = "bf16", optimizer: str = "adam",
+             tokens: float | None = None) -> TrainingJob:
+    """A TrainingJob with defaults filled in and every input checked (one-line FlopwiseError)."""
+    from flopwise.estimate.memory import optimizer_state_bytes
+
+    if gpus <= 0:
+        raise FlopwiseError(f"--gpus must be a positive integer, got {gpus}")
+    s = seq_len or model.max_seq_len
+    if s <= 0:
+        raise FlopwiseError(f"--seq-len must be positive, got {s}")
+    b = global_batch or default_global_batch(s, gpus)
+    if b <= 0:
+        raise FlopwiseError(f"--global-batch must be positive, got {b}")
+    if precision not in {"bf16", "fp16", "fp8", "fp32"}:
+        raise FlopwiseError(f"unknown precision '{precision}'; accepted: bf16, fp16, fp8, fp32")
+    cluster.accelerator.peak(precision if precision != "fp32" else "tf32")  # clear error if unsupported
+    optimizer_state_bytes(optimizer)
+    return TrainingJob(model, cluster, b, s, precision, optimizer, tokens)
+
+
+def run_training(
+    job: TrainingJob, gpus: int, tokens: float, price: float | None = None, *, mfu: float | None = None,
+    plan: str | None = None, objective: str = "time", max_days: float | None = None, top: int = 5,
+    failure_model: FailureModel | None = None, async_checkpoint: bool = False,
+    max_job_hours: float | None = None, simulate_runs: int = 0, progress: bool = False,
+) -> tuple[TrainingEstimate, dict | None]:
+    """Everything `flopwise train` does between parsing and printing (shared by the CLI and the web API).
+
+    Returns the estimate and the fixed plan fields it was asked for (None when searched freely).
+    `failure_model=None` leaves failures out.
+    """
+    from flopwise.plan.parallel import parse_plan_spec
+
+    fixed = None
+    if mfu is not None:
+        est = assumed_mfu_training(job, gpus, tokens, mfu, price)
+    else:
+        fixed = parse_plan_spec(plan) if plan else None
+        if fixed and "precision" in fixed and fixed["precision"] != job.precision:
+            raise FlopwiseError("give the precision with --precision, not inside --plan")
+        if objective == "time":
+            est = plan_training(job, gpus, tokens, price, fixed=fixed, top=top)
+        elif objective == "cost":
+            if max_days is not None and not max_days > 0:
+                raise FlopwiseError(f"--max-days must be a positive number, got {max_days:g}")
+            est = plan_training_cheapest(job, gpus, tokens, price, fixed=fixed, top=top, max_days=max_days)
+        else:
+            raise FlopwiseError(f"--objective must be 'time' or 'cost', got '{objective}'")
+    if simulate_runs < 0:
+        raise FlopwiseError(f"--simulate must be a positive number of runs, got {simulate_runs}")
+    if failure_model is not None:
+        if max_job_hours is not None and not max_job_hours > 0:
+            raise FlopwiseError(f"--max-job-hours must be a positive number, got {max_job_hours:g}")
+        est = add_reliability(est, job, failure_model, async_checkpoint, max_job_hours, simulate_runs, progress=progress)
+    elif simulate_runs:
+        raise FlopwiseError("--simulate needs the failure model; drop --no-failures")
+    return est, fixed

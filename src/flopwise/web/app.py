@@ -283,50 +283,23 @@ def features() -> dict[str, bool]:
 def run_training(req: TrainRequest) -> dict:
     """POST /api/train: what `flopwise train --json` prints, plus per-plan breakdowns for the charts.
 
-    Mirrors cli.train_cmd.train step by step (tests/test_web_api.py compares the two outputs), except
-    that the model is a catalog id or pasted config and the failure model a bundled id, never a path.
+    Runs the same plan.training.run_training as the CLI (tests/test_web_api.py compares the two outputs);
+    the model is a catalog id or pasted config and the failure model a bundled id, never a path.
     """
-    from flopwise.catalog.prices import cheapest_price
+    from flopwise.catalog.failures import get_failure_model
+    from flopwise.catalog.prices import fill_default_prices
     from flopwise.catalog.systems import make_cluster
-    from flopwise.plan.training import default_global_batch
-    from flopwise.estimate.memory import optimizer_state_bytes
-    from flopwise.estimate.training import TrainingJob
-    from flopwise.plan.parallel import parse_plan_spec
-    from flopwise.plan.training import assumed_mfu_training, plan_training
+    from flopwise.plan.training import make_job, run_training
 
     spec = resolve_spec(req)
-    # the checks of cli.train_cmd.build_job, on a spec instead of a model argument (which may be a path)
     cluster = make_cluster(req.gpu, req.system, None, req.gpus_per_node, req.nvlink_gb_per_s, req.network_gbit_per_s)
-    seq = req.seq_len or spec.max_seq_len
-    batch = req.global_batch or default_global_batch(seq, req.gpus)
-    cluster.accelerator.peak(req.precision if req.precision != "fp32" else "tf32")
-    optimizer_state_bytes(req.optimizer)
-    job = TrainingJob(spec, cluster, batch, seq, req.precision, req.optimizer, req.tokens)
-
-    price, price_note = req.price_per_gpu_hour, None
-    if price is None:
-        found = cheapest_price(cluster.accelerator.id)
-        if found is not None:
-            price, price_note = found.usd_per_gpu_hour, found.describe()
-    fixed = None
-    if req.mfu is not None:
-        est = assumed_mfu_training(job, req.gpus, req.tokens, req.mfu, price)
-    else:
-        fixed = parse_plan_spec(req.plan) if req.plan else None
-        if fixed and "precision" in fixed and fixed["precision"] != req.precision:
-            raise FlopwiseError("give the precision in the precision field, not inside the plan")
-        if req.objective == "cost":
-            from flopwise.plan.training import plan_training_cheapest
-
-            est = plan_training_cheapest(job, req.gpus, req.tokens, price, fixed=fixed, top=req.top, max_days=req.max_days)
-        else:
-            est = plan_training(job, req.gpus, req.tokens, price, fixed=fixed, top=req.top)
-    if req.failures:
-        from flopwise.catalog.failures import get_failure_model
-        from flopwise.plan.training import add_reliability
-
-        est = add_reliability(est, job, get_failure_model(req.failure_model), req.async_checkpoint, req.max_job_hours,
-                              req.simulate, progress=False)
+    job = make_job(spec, cluster, req.gpus, req.global_batch, req.seq_len, req.precision, req.optimizer, req.tokens)
+    price, _, price_note = fill_default_prices(cluster.accelerator.id, req.price_per_gpu_hour)
+    est, fixed = run_training(
+        job, req.gpus, req.tokens, price, mfu=req.mfu, plan=req.plan, objective=req.objective, max_days=req.max_days,
+        top=req.top, failure_model=get_failure_model(req.failure_model) if req.failures else None,
+        async_checkpoint=req.async_checkpoint, max_job_hours=req.max_job_hours, simulate_runs=req.simulate,
+    )
     out = est.model_dump()
     out["price_source"] = price_note
     out["top_plan_breakdowns"] = _top_breakdowns(job, est.gpus, req.tokens, price, fixed, req.top) if req.mfu is None else []
