@@ -451,12 +451,6 @@ def cheapest_price(acc_id: str, cloud: str | None = None, spot: bool = False) ->
     return bundled_catalog().cheapest(acc_id, cloud, spot)
 
 
-def cheapest_spot_price(acc_id: str) -> Price | None:
-    """Offer with the cheapest spot price for an accelerator in the bundled catalog (None if no spot listed)."""
-    cands = [p for p in _bundled() if p.accelerator == acc_id and p.spot_usd_per_gpu_hour is not None]
-    return min(cands, key=lambda p: p.spot_usd_per_gpu_hour) if cands else None
-
-
 def cheapest_spot_price(acc_id: str, cloud: str | None = None) -> Price | None:
     """The bundled row with the cheapest spot price for an accelerator (None if no cloud sells it as spot)."""
     return bundled_catalog().cheapest(acc_id, cloud, spot=True)

@@ -6,7 +6,7 @@ every candidate layout, `evaluate_plan` a single one. All formulas are per GPU a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from flopwise.estimate.memory import activation_bytes_per_layer, optimizer_state
 from flopwise.plan.parallel import RECOMPUTE_CODE, ZERO_STAGE, ParallelPlan
 from flopwise.spec.hardware import Cluster
 from flopwise.spec.model import ModelSpec
+from flopwise.spec.precision import matmul_rate_key
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class TrainingJob:
     precision: str = "bf16"
     optimizer: str = "adam"
     tokens: float | None = None  # total training tokens (for time and cost)
+
+    @property
+    def peak_flops_per_s(self) -> float:
+        """Dense peak of the accelerator for this job's matmul precision."""
+        return self.cluster.accelerator.peak(matmul_rate_key(self.precision))
 
 
 @dataclass
@@ -71,8 +77,6 @@ class PlanArrays:
     def __len__(self) -> int:
         return len(self.tp)
 
-    def take(self, idx) -> "PlanArrays":
-        return PlanArrays(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
 
 def _collective_time(bytes_, n, factor, bw, lat):
@@ -119,7 +123,6 @@ class TrainingArrays:
     fsdp_comm_s: np.ndarray
     optimizer_s: np.ndarray
     step_s: np.ndarray
-    extra: dict = field(default_factory=dict)
 
     @property
     def memory_bytes(self) -> np.ndarray:
@@ -176,7 +179,6 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     m = n_micro.astype(f64)
 
     # ---- parameters per GPU --------------------------------------------------
-    attn_p = m_.attention_params()
     if m_.is_moe:
         expert_p_layer = m_.n_experts * m_.mlp_params(m_.ffn_hidden)
         shared_p_layer = m_.moe_layer_params() - expert_p_layer
@@ -236,19 +238,19 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     largest_matrix = m_.d_model * max(m_.ffn_hidden, m_.n_heads * m_.hd) / tp
     gather_unit = np.where(pa.ds_zero3, largest_matrix, layer_p_gpu)
     gather_buf = np.where(zero == 3, 2.0 * gather_unit * w_bytes_el, 0.0)
-    tp_buf = np.where(tp > 1, 2.0 * sbh * 2 / np.where(sp, 1.0, 1.0), 0.0)
+    tp_buf = np.where(tp > 1, 2.0 * sbh * 2, 0.0)
     grad_bucket = np.where(dp > 1, np.minimum(p_gpu * 4.0, 0.1 * 2**30), 0.0)
     buffers_b = gather_buf + tp_buf + grad_bucket
     dynamic = act_b + buffers_b
     framework_b = eff_params.FRAMEWORK_FIXED_BYTES + eff_params.ALLOCATOR_FRAGMENTATION * dynamic
 
     # ---- compute per micro-batch per layer (forward) ------------------------
-    peak = acc.peak(job.precision if job.precision != "fp32" else "tf32")
+    peak = job.peak_flops_per_s
     peak16 = acc.peak("bf16") if acc.supports("bf16") else peak
     mm_eff = eff.fp8_matmul if job.precision == "fp8" else eff.matmul
     tokens_mb = mb * s_loc
     dense_p = dense_matmul_params(m_)
-    dense_p_layer = (dense_p - 0) / L
+    dense_p_layer = dense_p / L
     mm_flops_layer = 2.0 * tokens_mb * dense_p_layer / tp
     narrow = np.minimum(h, np.minimum(m_.n_heads * m_.hd / tp, m_.ffn_hidden / tp))
     tok_gemm = tokens_mb
@@ -395,7 +397,6 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     fits = out.memory_bytes <= acc.memory_bytes
     np.copyto(reason, 9, where=(reason == 0) & ~fits)
     out.valid = reason == 0
-    out.extra["n_micro"] = n_micro
     return out
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from flopwise.catalog.prices import Price, PriceCatalog
+from flopwise.spec.precision import matmul_rate_key
 from flopwise.errors import FlopwiseError
 from flopwise.estimate.economics import (
     DEFAULT_SPOT_INTERRUPTIONS_PER_NODE_MONTH,
@@ -176,7 +177,7 @@ def compare_training(model: ModelSpec, tokens: float, catalog: PriceCatalog, seq
     for acc_id, acc_offers in by_acc.items():
         acc = acc_offers[0][0]
         try:
-            peak = acc.peak(precision if precision != "fp32" else "tf32")
+            peak = acc.peak(matmul_rate_key(precision))
         except FlopwiseError as exc:
             skipped[acc_id] = str(exc)
             continue

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flopwise.errors import InfeasiblePlan
 from flopwise.estimate.training import REASONS, PlanArrays, TrainingArrays, TrainingJob, evaluate_arrays
 from flopwise.plan.parallel import RECOMPUTE_CODE, ZERO_STAGE, ParallelPlan
 
@@ -171,27 +170,16 @@ class SearchResult:
         return f"no valid plan on {self.n_gpus} GPUs: {REASONS.get(code, 'invalid')}"
 
 
-def search(job: TrainingJob, n_gpus: int, space: SearchSpace | None = None, objective: str = "time") -> SearchResult:
+def search(job: TrainingJob, n_gpus: int, space: SearchSpace | None = None) -> SearchResult:
     """Evaluate every candidate layout and rank the valid ones (fastest first)."""
     space = space or SearchSpace()
     t0 = time.perf_counter()
     pa = candidate_arrays(job, n_gpus, space)
     res = evaluate_arrays(job, pa, n_gpus)
     valid = np.flatnonzero(res.valid)
-    key = res.step_s[valid]
-    if objective == "memory":
-        key = res.memory_bytes[valid]
-    ranked = valid[np.argsort(key, kind="stable")]
+    ranked = valid[np.argsort(res.step_s[valid], kind="stable")]
     names = dict(ZERO_NAMES)
     for z in space.sharding:
         if z not in ("hsdp", "zero3"):
             names[ZERO_STAGE[z]] = z
     return SearchResult(job, n_gpus, pa, res, ranked, time.perf_counter() - t0, names)
-
-
-def best_plan(job: TrainingJob, n_gpus: int, space: SearchSpace | None = None) -> tuple[SearchResult, int]:
-    """The search result and the index of its best plan; raises InfeasiblePlan when none is valid."""
-    result = search(job, n_gpus, space)
-    if not len(result.ranked):
-        raise InfeasiblePlan(result.why_none())
-    return result, int(result.ranked[0])

@@ -13,6 +13,7 @@ from flopwise.estimate.memory import model_state_bytes
 from flopwise.estimate.training import TrainingArrays, TrainingJob, hardware_flops_per_token
 from flopwise.spec.hardware import Cluster
 from flopwise.spec.model import ModelSpec
+from flopwise.spec.precision import matmul_rate_key
 from flopwise.plan.parallel import ParallelPlan
 from flopwise.plan.search import SearchResult, SearchSpace, search
 from flopwise.estimate.reliability import (
@@ -37,7 +38,6 @@ def default_global_batch(seq_len: int, n_gpus: int) -> int:
     return b * odd
 
 
-DEFAULT_MFU = 0.40  # what-if MFU when --mfu is given without a value (typical of well-tuned large runs)
 
 
 class FlopsSummary(BaseModel):
@@ -150,7 +150,7 @@ def _flops_summary(job: TrainingJob, tokens: float) -> FlopsSummary:
 
 def _finish(job, n_gpus, tokens, price, tokens_per_s, hw_flops_per_token, **kw) -> TrainingEstimate:
     acc = job.cluster.accelerator
-    peak = acc.peak(job.precision if job.precision != "fp32" else "tf32")
+    peak = job.peak_flops_per_s
     flops = _flops_summary(job, tokens)
     per_gpu = tokens_per_s / n_gpus
     train_s = tokens / tokens_per_s
@@ -166,28 +166,22 @@ def _finish(job, n_gpus, tokens, price, tokens_per_s, hw_flops_per_token, **kw) 
     )
 
 
-def estimate_from_search(result: SearchResult, i: int, tokens: float, price: float | None, top: int = 5) -> TrainingEstimate:
-    """The TrainingEstimate of candidate `i` of a search result."""
+def estimate_from_search(result: SearchResult, rank: int, tokens: float, price: float | None, top: int = 5) -> TrainingEstimate:
+    """The TrainingEstimate of the plan ranked `rank` (0 = best) in a search result."""
     job, res, n = result.job, result.results, result.n_gpus
-    step = float(res.step_s[i])
-    tokens_per_s = job.global_batch * job.seq_len / step
-    rec = int(result.arrays.recompute[i])
-    hw = float(hardware_flops_per_token(job, rec))
-    plan_idx = {int(result.ranked[k]): k for k in range(min(len(result.ranked), 10_000))}
-    plan = result.plan(plan_idx[i]) if i in plan_idx else None
+    i = int(result.ranked[rank])
+    tokens_per_s = job.global_batch * job.seq_len / float(res.step_s[i])
+    hw = float(hardware_flops_per_token(job, int(result.arrays.recompute[i])))
     tops = []
-    peak = job.cluster.accelerator.peak(job.precision if job.precision != "fp32" else "tf32")
-    per_tok = training_flops_per_token(job.model, job.seq_len).total_flops
     for k in range(min(top, len(result.ranked))):
         j = int(result.ranked[k])
         st = float(res.step_s[j])
         tops.append(PlanSummary(
-            plan=result.plan(k).label(), step_s=st,
-            mfu=job.global_batch * job.seq_len / st / n * per_tok / peak,
+            plan=result.plan(k).label(), step_s=st, mfu=mfu_of(job.global_batch * job.seq_len / st / n, job),
             memory_gib=float(res.memory_bytes[j]) / 2**30,
         ))
     return _finish(
-        job, n, tokens, price, tokens_per_s, hw, mode="planner", plan=plan,
+        job, n, tokens, price, tokens_per_s, hw, mode="planner", plan=result.plan(rank),
         memory=_memory_at(res, i, job.cluster.accelerator.memory_bytes), step_time=_step_at(res, i),
         plans_evaluated=result.plans_evaluated, plans_valid=result.plans_valid, search_s=result.search_s,
         top_plans=tops,
@@ -209,7 +203,7 @@ def plan_training(
     result = search(job, n_gpus, space)
     if not len(result.ranked):
         raise InfeasiblePlan(result.why_none())
-    return estimate_from_search(result, int(result.ranked[0]), tokens, price, top=top)
+    return estimate_from_search(result, 0, tokens, price, top=top)
 
 
 def add_reliability(
@@ -277,7 +271,7 @@ def plan_training_cheapest(
     if best is None:
         raise InfeasiblePlan(reasons[-1])
     result = best[1]
-    return estimate_from_search(result, int(result.ranked[0]), tokens, price, top=top)
+    return estimate_from_search(result, 0, tokens, price, top=top)
 
 
 def assumed_mfu_training(job: TrainingJob, n_gpus: int, tokens: float, mfu: float, price: float | None = None) -> TrainingEstimate:
@@ -285,9 +279,8 @@ def assumed_mfu_training(job: TrainingJob, n_gpus: int, tokens: float, mfu: floa
     if not 0 < mfu <= 1:
         raise FlopwiseError(f"--mfu must be in (0, 1], got {mfu:g}")
     acc = job.cluster.accelerator
-    peak = acc.peak(job.precision if job.precision != "fp32" else "tf32")
     per_tok = training_flops_per_token(job.model, job.seq_len).total_flops
-    tokens_per_s = mfu * peak * n_gpus / per_tok
+    tokens_per_s = mfu * job.peak_flops_per_s * n_gpus / per_tok
     states = model_state_bytes(job.model.params_total, job.precision, job.optimizer)
     from flopwise.estimate.memory import activation_bytes_per_layer
     from flopwise.estimate.efficiency import FRAMEWORK_FIXED_BYTES
@@ -305,9 +298,8 @@ def assumed_mfu_training(job: TrainingJob, n_gpus: int, tokens: float, mfu: floa
 
 
 def mfu_of(per_gpu_tokens_per_s: np.ndarray | float, job: TrainingJob) -> np.ndarray | float:
-    acc = job.cluster.accelerator
-    peak = acc.peak(job.precision if job.precision != "fp32" else "tf32")
-    return per_gpu_tokens_per_s * training_flops_per_token(job.model, job.seq_len).total_flops / peak
+    """Model FLOPs utilisation of a per-GPU token rate."""
+    return per_gpu_tokens_per_s * training_flops_per_token(job.model, job.seq_len).total_flops / job.peak_flops_per_s
 
 
 def make_job(model: ModelSpec, cluster: Cluster, gpus: int, global_batch: int | None = None,
@@ -326,7 +318,7 @@ def make_job(model: ModelSpec, cluster: Cluster, gpus: int, global_batch: int | 
         raise FlopwiseError(f"--global-batch must be positive, got {b}")
     if precision not in {"bf16", "fp16", "fp8", "fp32"}:
         raise FlopwiseError(f"unknown precision '{precision}'; accepted: bf16, fp16, fp8, fp32")
-    cluster.accelerator.peak(precision if precision != "fp32" else "tf32")  # clear error if unsupported
+    cluster.accelerator.peak(matmul_rate_key(precision))  # clear error if unsupported
     optimizer_state_bytes(optimizer)
     return TrainingJob(model, cluster, b, s, precision, optimizer, tokens)
 

@@ -27,3 +27,8 @@ def bytes_per(precision: str) -> float:
         return BYTES_PER_ELEMENT[precision]
     except KeyError:
         raise unknown("precision", precision, PRECISIONS) from None
+
+
+def matmul_rate_key(precision: str) -> str:
+    """The peak-rate column GEMMs in `precision` run at (fp32 training runs its GEMMs on TF32 tensor cores)."""
+    return "tf32" if precision == "fp32" else precision

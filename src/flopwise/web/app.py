@@ -315,7 +315,7 @@ def _top_breakdowns(job, n_gpus: int, tokens: float, price, fixed: dict | None, 
     result = search(job, n_gpus, space)
     out = []
     for k in range(min(top, len(result.ranked))):
-        e = estimate_from_search(result, int(result.ranked[k]), tokens, price, top=0)
+        e = estimate_from_search(result, k, tokens, price, top=0)
         out.append({"rank": k + 1, "plan": result.plan(k).label(), "memory": e.memory.model_dump(),
                     "step_time": e.step_time.model_dump() if e.step_time else None, "mfu": e.mfu, "days": e.days,
                     "cost_usd": e.cost_usd})
