@@ -182,3 +182,35 @@ def test_cli_train_prices_in_failures(cli):
     sim = d["simulation"]
     assert sim["p90_s"] >= sim["p50_s"]
     assert sim["mean_s"] == pytest.approx(sim["analytic_mean_s"], rel=0.05)
+
+
+def test_cross_entropy_traffic_dominates_small_wide_vocab_models():
+    """Pythia-70M-like shape: d 512, vocab 50k — the unfused loss moves LOSS_BYTES_PER_LOGIT per logit."""
+    from flopwise.estimate import efficiency as E
+    from flopwise.spec.model import ModelSpec
+
+    def tiny(vocab):
+        return ModelSpec(name="tiny", n_layers=6, d_model=512, n_heads=8, ffn_hidden=2048, mlp="gelu",
+                         vocab_size=vocab, tied_embeddings=False, norm="layernorm")
+
+    a100_40 = make_cluster(gpu="a100-sxm4-40gb")
+    plan = ParallelPlan(tp=1, pp=1, dp=1, micro_batch=8, sharding="none", recompute="none")
+    steps = [float(evaluate(TrainingJob(tiny(v), a100_40, 8, 2048), [plan], 1).step_s[0]) for v in (25_152, 50_304)]
+    acc = a100_40.accelerator
+    extra_logits = 8 * 2048 * 25_152
+    loss_s = extra_logits * E.LOSS_BYTES_PER_LOGIT / (acc.mem_bw_bytes_per_s * E.efficiency_for(acc.generation).memory_bw)
+    head_s = 6 * 8 * 2048 * 512 * 25_152 / acc.peak("bf16")  # LM-head GEMMs at full peak: a lower bound
+    assert steps[1] - steps[0] >= loss_s + head_s
+    assert steps[1] - steps[0] <= loss_s + 2 * head_s
+
+
+def test_deepspeed_zero1_waits_for_the_weight_all_gather_megatron_overlaps_it():
+    job = TrainingJob(get_model("llama-2-13b"), A100, 512, 4096)
+    plans = [ParallelPlan(tp=2, pp=1, dp=256, micro_batch=1, sharding=s, recompute="selective")
+             for s in ("none", "distributed-optimizer", "zero1")]
+    res = evaluate(job, plans, 512)
+    assert res.memory_bytes[1] == pytest.approx(res.memory_bytes[2])  # same sharding, same memory
+    assert res.optimizer_bytes[1] < res.optimizer_bytes[0]
+    # the all-gather of 13B/2 16-bit weights through the NICs is not hidden by DeepSpeed
+    assert res.dp_comm_s[2] > res.dp_comm_s[1] + 0.05
+    assert res.step_s[2] > res.step_s[1]

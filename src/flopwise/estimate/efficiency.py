@@ -55,6 +55,14 @@ FP8_CAST_BYTES = 5.0
 # Materialised (non-flash) attention: bytes per score element moved by scale/mask/softmax/dropout, fwd.
 SCORE_BYTES_PER_ELEMENT = 12.0
 
+# Unfused cross-entropy over the vocabulary, forward + backward, in bytes moved per logit element (the
+# LM-head GEMMs themselves are counted as compute). PyTorch eager `F.cross_entropy(logits.float())`:
+# cast 16->32 bit (2+4), log-softmax (two reads + one write of fp32: 12), dense NLL gradient (4),
+# log-softmax backward (read grad and output, write: 12), cast back (4+2) = 40 bytes. Megatron's
+# vocab-parallel version makes more in-place passes (~56); fused kernels (Liger, Apex) ~12. This term
+# is why small-width models with a large vocabulary (Pythia-70M: d 512, vocab 50k) reach low MFU.
+LOSS_BYTES_PER_LOGIT = 40.0
+
 # FlashAttention backward costs 2.5x its forward (5 GEMMs vs 2).
 FLASH_BWD_OVER_FWD = 2.5
 

@@ -55,7 +55,7 @@ class PlanArrays:
     mb: np.ndarray
     zero: np.ndarray  # ZeRO stage 0..3
     hsdp: np.ndarray  # bool: shard within a node only (HSDP)
-    ds_zero3: np.ndarray  # bool: DeepSpeed ZeRO-3 (per-parameter fetches as flat rings through the NIC)
+    deepspeed: np.ndarray  # bool: DeepSpeed's ZeRO-1/2/3 (zero1/zero2/zero3) rather than Megatron / PyTorch FSDP
     recompute: np.ndarray  # 0 none, 1 selective, 2 full
     sp: np.ndarray  # bool: sequence parallel
     flash: np.ndarray  # bool
@@ -69,7 +69,7 @@ class PlanArrays:
             tp=arr(lambda p: p.tp), pp=arr(lambda p: p.pp), dp=arr(lambda p: p.dp), cp=arr(lambda p: p.cp),
             ep=arr(lambda p: p.ep), vpp=arr(lambda p: p.vpp), mb=arr(lambda p: p.micro_batch),
             zero=arr(lambda p: ZERO_STAGE[p.sharding]), hsdp=arr(lambda p: p.sharding == "hsdp", bool),
-            ds_zero3=arr(lambda p: p.sharding == "zero3", bool),
+            deepspeed=arr(lambda p: p.sharding in ("zero1", "zero2", "zero3"), bool),
             recompute=arr(lambda p: RECOMPUTE_CODE[p.recompute]),
             sp=arr(lambda p: p.sequence_parallel and p.tp > 1, bool), flash=arr(lambda p: p.flash_attention, bool),
         )
@@ -153,6 +153,8 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     f64 = np.float64
     tp, pp, dp, cp, ep, vpp, mb = (x.astype(f64) for x in (pa.tp, pa.pp, pa.dp, pa.cp, pa.ep, pa.vpp, pa.mb))
     zero, rec, sp, flash = pa.zero, pa.recompute, pa.sp, pa.flash
+    # DeepSpeed ZeRO-3 fetches parameter by parameter (flat rings through the NIC)
+    ds_zero3 = pa.deepspeed & (zero == 3)
     L, d, s, B = m_.n_layers, m_.d_model, job.seq_len, job.global_batch
 
     # ---- validity ----------------------------------------------------------
@@ -175,7 +177,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
         flag(pa.ep != 1, 6)
     flag((s % pa.cp != 0) | ((pa.cp > 1) & ~flash), 7)
     # DeepSpeed refuses ZeRO-2/3 with its pipeline engine; PyTorch FSDP/HSDP composes with PP (torchtitan)
-    flag((pa.pp > 1) & ((zero == 2) | pa.ds_zero3), 8)
+    flag((pa.pp > 1) & ((zero == 2) | ds_zero3), 8)
     m = n_micro.astype(f64)
 
     # ---- parameters per GPU --------------------------------------------------
@@ -207,7 +209,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     # With pipeline parallelism FSDP keeps the stage's weights and gradients unsharded across the
     # micro-batches of a step (torchtitan/Llama 3: no reshard after forward), so only the optimizer
     # state stays sharded and the weights are gathered once per step.
-    fsdp_pp = (zero == 3) & (pa.pp > 1) & ~pa.ds_zero3
+    fsdp_pp = (zero == 3) & (pa.pp > 1) & ~ds_zero3
 
     def sharded(el_bytes, stage_needed):
         on = (zero >= stage_needed) & ~(fsdp_pp & (stage_needed >= 2))
@@ -236,7 +238,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     layer_p_gpu = (nonexp_p + exp_p / ep) / L / tp
     # FSDP gathers a whole layer (current + prefetched); DeepSpeed ZeRO-3 fetches parameter by parameter
     largest_matrix = m_.d_model * max(m_.ffn_hidden, m_.n_heads * m_.hd) / tp
-    gather_unit = np.where(pa.ds_zero3, largest_matrix, layer_p_gpu)
+    gather_unit = np.where(ds_zero3, largest_matrix, layer_p_gpu)
     gather_buf = np.where(zero == 3, 2.0 * gather_unit * w_bytes_el, 0.0)
     tp_buf = np.where(tp > 1, 2.0 * sbh * 2, 0.0)
     grad_bucket = np.where(dp > 1, np.minimum(p_gpu * 4.0, 0.1 * 2**30), 0.0)
@@ -328,7 +330,8 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
 
     # LM head + loss on the last stage (fwd + bwd, vocab split over TP)
     head_flops = 6.0 * tokens_mb * lm_head_params(m_) / tp
-    head_t = head_flops / (peak * mm_eff * _gemm_eff(tokens_mb)) + 3.0 * logits / bw
+    logit_elems = tokens_mb * m_.vocab_size / tp
+    head_t = head_flops / (peak * mm_eff * _gemm_eff(tokens_mb)) + eff_params.LOSS_BYTES_PER_LOGIT * logit_elems / bw
 
     # ---- FSDP / ZeRO-3 parameter traffic per micro-batch ---------------------
     # All-gather the weights for forward and again for backward, reduce-scatter the gradients: one
@@ -336,7 +339,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     # use hierarchical NCCL rings; DeepSpeed ZeRO-3's per-parameter fetches are modelled as flat rings,
     # each rank's share through its own NIC (what Narayanan et al. 2021 Table 2 shows at scale).
     sh_bw, sh_lat, sh_spans, _ = group_link(tp * cp, shard)
-    ds3 = pa.ds_zero3
+    ds3 = ds_zero3
     sh_bw = np.where(ds3 & sh_spans, net_bw, sh_bw)
     stage_param_bytes = 2.0 * p_gpu
     per_layer = stage_param_bytes / layers_stage
@@ -360,7 +363,16 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     # ---- data-parallel gradient reduction (once per step) -------------------
     dp_bw, dp_lat, _, _ = group_link(tp * cp, dp)
     dp_bytes = w_bytes_el * p_gpu
-    dp_total = np.where(zero == 3, 0.0, _collective_time(dp_bytes, dp, 2.0, dp_bw, dp_lat))
+    # no sharding: one all-reduce of the gradients. ZeRO-1/2 and the distributed optimizer split it: the
+    # gradient reduce-scatter overlaps the backward; DeepSpeed all-gathers the updated 16-bit weights
+    # after the optimizer step with nothing to hide behind.
+    dp_total = np.where(zero == 0, _collective_time(dp_bytes, dp, 2.0, dp_bw, dp_lat),
+                        np.where(zero == 3, 0.0, _collective_time(dp_bytes, dp, 1.0, dp_bw, dp_lat)))
+    # Megatron's distributed optimizer overlaps that all-gather with the next step's first forward
+    # (--overlap-param-gather, on in NeMo/Megatron-Core recipes).
+    gather_t = np.where((zero == 1) | (zero == 2), _collective_time(dp_bytes, dp, 1.0, dp_bw, dp_lat), 0.0)
+    first_fwd = layers_stage * layer_fwd
+    param_gather = np.where(pa.deepspeed, gather_t, _overlap(first_fwd, gather_t) - first_fwd)
     dp_total = dp_total + np.where(fsdp_pp, gather, 0.0)  # FSDP+PP gradient reduce-scatter
     if np.any(pa.hsdp):  # HSDP also all-reduces gradients across the replicas of a shard
         rep = dp / shard
@@ -368,7 +380,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
         dp_total = dp_total + np.where(pa.hsdp, _collective_time(dp_bytes / shard, rep, 2.0, rep_bw, rep_lat), 0.0)
     # overlapped with the backward pass of the last micro-batch
     last_bwd = layers_stage * layer_bwd
-    dp_exposed = _overlap(last_bwd, dp_total) - last_bwd
+    dp_exposed = _overlap(last_bwd, dp_total) - last_bwd + param_gather
 
     # ---- optimizer step --------------------------------------------------------
     opt_params = np.where(zero >= 1, p_nonexp_gpu / shard + p_exp_gpu / exp_shard, p_gpu)

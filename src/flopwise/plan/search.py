@@ -12,6 +12,7 @@ from flopwise.estimate.training import REASONS, PlanArrays, TrainingArrays, Trai
 from flopwise.plan.parallel import RECOMPUTE_CODE, ZERO_STAGE, ParallelPlan
 
 ZERO_NAMES = {0: "none", 1: "distributed-optimizer", 2: "zero2", 3: "fsdp"}
+DEEPSPEED_SHARDINGS = ("zero1", "zero2", "zero3")
 RECOMPUTE_NAMES = {v: k for k, v in RECOMPUTE_CODE.items()}
 
 
@@ -85,7 +86,7 @@ def candidate_arrays(job: TrainingJob, n_gpus: int, space: SearchSpace) -> PlanA
     base = np.array(rows, dtype=np.int64)
     zeros = [ZERO_STAGE[z] for z in space.sharding]
     hsdp = [z == "hsdp" for z in space.sharding]
-    ds3 = [z == "zero3" for z in space.sharding]
+    ds = [z in DEEPSPEED_SHARDINGS for z in space.sharding]
     recs = [RECOMPUTE_CODE[r] for r in space.recompute]
     sps = list(space.sequence_parallel)
     n_base, n_z, n_r, n_s = len(base), len(zeros), len(recs), len(sps)
@@ -100,22 +101,22 @@ def candidate_arrays(job: TrainingJob, n_gpus: int, space: SearchSpace) -> PlanA
     return PlanArrays(
         tp=tp_col, pp=cols[:, 1], dp=cols[:, 2], cp=cols[:, 3], ep=cols[:, 4], vpp=cols[:, 5], mb=cols[:, 6],
         zero=np.array(zeros, dtype=np.int64)[zi], hsdp=np.array(hsdp, dtype=bool)[zi],
-        ds_zero3=np.array(ds3, dtype=bool)[zi],
+        deepspeed=np.array(ds, dtype=bool)[zi],
         recompute=np.array(recs, dtype=np.int64)[ri],
         sp=np.array(sps, dtype=bool)[si] & (tp_col > 1),
         flash=np.full(total, space.flash_attention, dtype=bool),
     )
 
 
-def plan_at(pa: PlanArrays, i: int, precision: str, sharding_names: dict[int, str] | None = None) -> ParallelPlan:
+def plan_at(pa: PlanArrays, i: int, precision: str) -> ParallelPlan:
     """The ParallelPlan at index i of the candidate arrays."""
     zero = int(pa.zero[i])
     if bool(pa.hsdp[i]):
         sharding = "hsdp"
-    elif bool(pa.ds_zero3[i]):
-        sharding = "zero3"
+    elif bool(pa.deepspeed[i]):
+        sharding = f"zero{zero}"
     else:
-        sharding = (sharding_names or ZERO_NAMES)[zero]
+        sharding = ZERO_NAMES[zero]
     return ParallelPlan(
         tp=int(pa.tp[i]), pp=int(pa.pp[i]), dp=int(pa.dp[i]), cp=int(pa.cp[i]), ep=int(pa.ep[i]),
         vpp=int(pa.vpp[i]), micro_batch=int(pa.mb[i]), sharding=sharding,
@@ -134,7 +135,6 @@ class SearchResult:
     results: TrainingArrays
     ranked: np.ndarray
     search_s: float
-    sharding_names: dict[int, str]
 
     @property
     def plans_evaluated(self) -> int:
@@ -145,7 +145,7 @@ class SearchResult:
         return int(self.results.valid.sum())
 
     def plan(self, rank: int = 0) -> ParallelPlan:
-        return plan_at(self.arrays, int(self.ranked[rank]), self.job.precision, self.sharding_names)
+        return plan_at(self.arrays, int(self.ranked[rank]), self.job.precision)
 
     def why_none(self) -> str:
         """Why no plan is valid: the most common blocking reason, with the memory gap if that was it."""
@@ -162,7 +162,7 @@ class SearchResult:
                 "buffers+framework": (res.buffers_bytes[best] + res.framework_bytes[best]) / gib,
             }
             detail = ", ".join(f"{v:.1f} {k}" for k, v in parts.items())
-            plan = plan_at(self.arrays, int(best), self.job.precision, self.sharding_names)
+            plan = plan_at(self.arrays, int(best), self.job.precision)
             return (f"no plan fits in memory on {self.n_gpus} x {self.job.cluster.accelerator.id}: the smallest "
                     f"({plan.label()}) needs {res.memory_bytes[best] / gib:.1f} GiB per GPU of {cap:.0f} "
                     f"({detail}); use more GPUs, a smaller micro-batch or sequence, or more sharding")
@@ -178,8 +178,4 @@ def search(job: TrainingJob, n_gpus: int, space: SearchSpace | None = None) -> S
     res = evaluate_arrays(job, pa, n_gpus)
     valid = np.flatnonzero(res.valid)
     ranked = valid[np.argsort(res.step_s[valid], kind="stable")]
-    names = dict(ZERO_NAMES)
-    for z in space.sharding:
-        if z not in ("hsdp", "zero3"):
-            names[ZERO_STAGE[z]] = z
-    return SearchResult(job, n_gpus, pa, res, ranked, time.perf_counter() - t0, names)
+    return SearchResult(job, n_gpus, pa, res, ranked, time.perf_counter() - t0)
