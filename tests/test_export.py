@@ -64,6 +64,8 @@ ROUND_TRIPS = {
         ParallelPlan(tp=8, pp=1, dp=8, micro_batch=1, sharding="fsdp", recompute="selective", precision="fp8"),
         ParallelPlan(tp=2, pp=1, dp=32, micro_batch=1, sharding="zero2", recompute="full", sequence_parallel=False),
         ParallelPlan(tp=8, pp=2, dp=4, micro_batch=4, sharding="none", recompute="selective", flash_attention=False),
+        ParallelPlan(tp=8, pp=4, dp=2, vpp=2, micro_batch=1, sharding="distributed-optimizer", recompute="block",
+                     recompute_layers=3),
     ],
     "torchtitan": [
         ParallelPlan(tp=8, pp=1, dp=8, micro_batch=1, sharding="fsdp", recompute="selective"),
@@ -309,6 +311,9 @@ def test_every_registered_name_records_its_version():
     ("torchtitan", ParallelPlan(tp=8, pp=1, dp=8, sharding="fsdp", precision="fp16"), "not fp16"),
     ("torchtitan", ParallelPlan(tp=8, pp=1, dp=8, sharding="fsdp", sequence_parallel=False), "sequence parallel"),
     ("megatron", ParallelPlan(tp=2, pp=1, dp=32, sharding="hsdp"), "HSDP"),
+    ("torchtitan", ParallelPlan(tp=8, pp=1, dp=8, sharding="fsdp", recompute="block", recompute_layers=2), "n-th layer"),
+    ("deepspeed", ParallelPlan(tp=1, pp=1, dp=64, recompute="block", recompute_layers=2, sequence_parallel=False),
+     "recompute=full"),
     ("megatron", ParallelPlan(tp=8, pp=2, dp=4, sharding="zero3"), "pipeline"),
 ])
 def test_plans_a_target_cannot_express_are_refused(target, plan, why, job, est, tmp_path):

@@ -214,3 +214,41 @@ def test_deepspeed_zero1_waits_for_the_weight_all_gather_megatron_overlaps_it():
     # the all-gather of 13B/2 16-bit weights through the NICs is not hidden by DeepSpeed
     assert res.dp_comm_s[2] > res.dp_comm_s[1] + 0.05
     assert res.step_s[2] > res.step_s[1]
+
+
+def test_block_recompute_sits_between_none_and_full_and_is_chosen_when_memory_is_tight():
+    """Megatron's block method: the first k layers of each chunk are rebuilt, the rest keep activations."""
+    job = TrainingJob(get_model("llama-3.1-405b"), H100, 2048, 8192)
+    kw = dict(tp=8, pp=16, dp=128, vpp=2, micro_batch=1, sharding="distributed-optimizer")
+    plans = [ParallelPlan(recompute="none", **kw), ParallelPlan(recompute="block", recompute_layers=2, **kw),
+             ParallelPlan(recompute="block", recompute_layers=3, **kw), ParallelPlan(recompute="full", **kw)]
+    res = evaluate(job, plans, 16384)
+    act, step = res.activations_bytes, res.step_s
+    assert act[0] > act[1] > act[2] > act[3]
+    assert step[0] < step[1] < step[2] < step[3]
+    chunk = -(-126 // (16 * 2))  # 4 layers per model chunk
+    assert res.recompute_fraction[1] == pytest.approx(2 / chunk) and res.recompute_fraction[3] == 1.0
+    # recompute time is proportional to the rebuilt layers
+    assert res.recompute_s[1] == pytest.approx(res.recompute_s[3] * 2 / chunk, rel=1e-6)
+    assert not res.valid[0] and res.valid[3]  # 405B at 8k without recompute does not fit in 80 GB
+
+    # left to choose k, the planner rebuilds as few layers as fit, and beats full recompute
+    auto = evaluate(job, [ParallelPlan(recompute="block", **kw)], 16384)
+    k = int(auto.recompute_layers[0])
+    assert 0 < k < chunk and auto.valid[0]
+    fewer = evaluate(job, [ParallelPlan(recompute="block", recompute_layers=k - 1, **kw)], 16384) if k > 1 else None
+    assert fewer is None or not fewer.valid[0]
+    assert auto.step_s[0] < step[3]
+    est = plan_training(job, 16384, 1e12, fixed=dict(tp=8, pp=16, cp=1, micro_batch=1, sharding="distributed-optimizer"))
+    assert est.plan.recompute == "block" and est.plan.recompute_layers is not None
+    assert est.mfu < est.hfu < est.mfu * 4 / 3  # only part of the forward runs twice
+
+
+def test_plan_spec_block_recompute():
+    from flopwise.errors import FlopwiseError
+    from flopwise.plan.parallel import parse_plan_spec
+
+    assert parse_plan_spec("tp=8,recompute_layers=2") == {"tp": 8, "recompute_layers": 2, "recompute": "block"}
+    with pytest.raises(FlopwiseError, match="needs recompute=block"):
+        parse_plan_spec("recompute=full,recompute_layers=2")
+    assert ParallelPlan(recompute="block", recompute_layers=2).label().endswith("recompute=block:2")

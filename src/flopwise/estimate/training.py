@@ -56,7 +56,8 @@ class PlanArrays:
     zero: np.ndarray  # ZeRO stage 0..3
     hsdp: np.ndarray  # bool: shard within a node only (HSDP)
     deepspeed: np.ndarray  # bool: DeepSpeed's ZeRO-1/2/3 (zero1/zero2/zero3) rather than Megatron / PyTorch FSDP
-    recompute: np.ndarray  # 0 none, 1 selective, 2 full
+    recompute: np.ndarray  # 0 none, 1 selective, 2 full, 3 block
+    rec_layers: np.ndarray  # block: layers of each model chunk recomputed (0 = as few as fit)
     sp: np.ndarray  # bool: sequence parallel
     flash: np.ndarray  # bool
 
@@ -70,7 +71,7 @@ class PlanArrays:
             ep=arr(lambda p: p.ep), vpp=arr(lambda p: p.vpp), mb=arr(lambda p: p.micro_batch),
             zero=arr(lambda p: ZERO_STAGE[p.sharding]), hsdp=arr(lambda p: p.sharding == "hsdp", bool),
             deepspeed=arr(lambda p: p.sharding in ("zero1", "zero2", "zero3"), bool),
-            recompute=arr(lambda p: RECOMPUTE_CODE[p.recompute]),
+            recompute=arr(lambda p: RECOMPUTE_CODE[p.recompute]), rec_layers=arr(lambda p: p.recompute_layers or 0),
             sp=arr(lambda p: p.sequence_parallel and p.tp > 1, bool), flash=arr(lambda p: p.flash_attention, bool),
         )
 
@@ -109,6 +110,8 @@ class TrainingArrays:
     activations_bytes: np.ndarray
     buffers_bytes: np.ndarray
     framework_bytes: np.ndarray
+    recompute_layers: np.ndarray  # block recompute: layers of each model chunk rebuilt (0 otherwise)
+    recompute_fraction: np.ndarray  # share of the layers whose forward runs twice (1 = full recompute)
     # time (per step)
     compute_s: np.ndarray  # dense matmuls + LM head
     attention_s: np.ndarray
@@ -219,22 +222,10 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     grads_b = sharded(w_bytes_el, 2)
     opt_b = sharded(opt_el, 1)
 
-    # ---- activations (Korthikanti et al. 2022, generalised; see memory.py) --
+    # ---- buffers -------------------------------------------------------------
     h = d
     s_loc = s / cp
     sbh = s_loc * mb * h
-    act_layer_full = activation_bytes_per_layer(m_, s, mb, tp, sp, 0, flash | (rec == 1), cp)
-    act_layer = activation_bytes_per_layer(m_, s, mb, tp, sp, rec, flash, cp)
-    in_flight = np.minimum(m, pp)
-    interleave = np.where(vpp > 1, 1.0 + (pp - 1) / (pp * vpp), 1.0)
-    act_first = layers_stage * in_flight * act_layer * interleave
-    logits = 4.0 * s_loc * mb * m_.vocab_size / tp
-    act_last = layers_stage * act_layer + logits
-    act_b = np.maximum(act_first, act_last)
-    # full recompute rebuilds one layer's activations at a time during backward
-    act_b = act_b + np.where(rec == 2, act_layer_full, 0.0)
-
-    # ---- buffers -------------------------------------------------------------
     layer_p_gpu = (nonexp_p + exp_p / ep) / L / tp
     # FSDP gathers a whole layer (current + prefetched); DeepSpeed ZeRO-3 fetches parameter by parameter
     largest_matrix = m_.d_model * max(m_.ffn_hidden, m_.n_heads * m_.hd) / tp
@@ -243,8 +234,40 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     tp_buf = np.where(tp > 1, 2.0 * sbh * 2, 0.0)
     grad_bucket = np.where(dp > 1, np.minimum(p_gpu * 4.0, 0.1 * 2**30), 0.0)
     buffers_b = gather_buf + tp_buf + grad_bucket
+
+    # ---- activations (Korthikanti et al. 2022, generalised; see memory.py) --
+    act_layer_full = activation_bytes_per_layer(m_, s, mb, tp, sp, 0, flash | (rec == 1), cp)
+    act_layer = activation_bytes_per_layer(m_, s, mb, tp, sp, rec, flash, cp)
+    in_flight = np.minimum(m, pp)
+    interleave = np.where(vpp > 1, 1.0 + (pp - 1) / (pp * vpp), 1.0)
+    logits = 4.0 * s_loc * mb * m_.vocab_size / tp
+    frag = eff_params.ALLOCATOR_FRAGMENTATION
+    # block recompute: k of the `chunk` layers of each model chunk keep only their input. The share kept
+    # whole, f, is the largest the memory allows (memory is linear in f on each of the two stage branches).
+    block = rec == 3
+    chunk = np.ceil(L / (pp * vpp))
+    k_rec = np.zeros_like(tp)
+    if np.any(block):
+        ckpt = activation_bytes_per_layer(m_, s, mb, tp, sp, 2, flash, cp)
+        room = ((acc.memory_bytes - eff_params.FRAMEWORK_FIXED_BYTES - weights_b - grads_b - opt_b) / (1.0 + frag)
+                - buffers_b - act_layer_full)
+        gain = np.maximum(act_layer - ckpt, 1.0)
+        c_first = layers_stage * in_flight * interleave
+        f_first = (room / c_first - ckpt) / gain
+        f_last = ((room - logits) / layers_stage - ckpt) / gain
+        f_max = np.clip(np.minimum(f_first, f_last), 0.0, 1.0)
+        auto = np.ceil((1.0 - f_max) * chunk - 1e-9)
+        k_rec = np.where(block, np.where(pa.rec_layers > 0, np.minimum(pa.rec_layers, chunk), auto), 0.0)
+        keep = 1.0 - k_rec / chunk
+        act_layer = np.where(block, ckpt + keep * (act_layer - ckpt), act_layer)
+    rec_frac = np.where(rec == 2, 1.0, np.where(block, k_rec / chunk, 0.0))  # share of layers rebuilt
+    act_first = layers_stage * in_flight * act_layer * interleave
+    act_last = layers_stage * act_layer + logits
+    act_b = np.maximum(act_first, act_last)
+    # full recompute rebuilds one layer's activations at a time during backward
+    act_b = act_b + np.where(rec_frac > 0, act_layer_full, 0.0)
     dynamic = act_b + buffers_b
-    framework_b = eff_params.FRAMEWORK_FIXED_BYTES + eff_params.ALLOCATOR_FRAGMENTATION * dynamic
+    framework_b = eff_params.FRAMEWORK_FIXED_BYTES + frag * dynamic
 
     # ---- compute per micro-batch per layer (forward) ------------------------
     peak = job.peak_flops_per_s
@@ -326,7 +349,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
 
     layer_fwd = mm_fwd + attn_fwd + ew_fwd + tp_fwd + cp_fwd + a2a
     layer_bwd = 2.0 * mm_fwd + attn_bwd + 2.0 * ew_fwd + tp_bwd + cp_bwd + a2a
-    layer_rec = np.where(rec == 2, layer_fwd, np.where(rec == 1, attn_fwd, 0.0))
+    layer_rec = np.where(rec == 1, attn_fwd, rec_frac * layer_fwd)
 
     # LM head + loss on the last stage (fwd + bwd, vocab split over TP)
     head_flops = 6.0 * tokens_mb * lm_head_params(m_) / tp
@@ -402,6 +425,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
         valid=reason == 0, reason=reason,
         weights_bytes=weights_b, gradients_bytes=grads_b, optimizer_bytes=opt_b, activations_bytes=act_b,
         buffers_bytes=buffers_b, framework_bytes=framework_b,
+        recompute_layers=k_rec.astype(np.int64), recompute_fraction=rec_frac,
         compute_s=compute_t, attention_s=attention_t, elementwise_s=elementwise_t, recompute_s=recompute_t,
         tp_comm_s=tp_t, cp_comm_s=cp_t, ep_comm_s=ep_t, pp_comm_s=pp_comm, bubble_s=bubble,
         dp_comm_s=dp_exposed, fsdp_comm_s=fsdp_t, optimizer_s=optimizer_t, step_s=step,
@@ -412,11 +436,14 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     return out
 
 
-def hardware_flops_per_token(job: TrainingJob, recompute: np.ndarray | int, causal: bool = True) -> np.ndarray:
-    """FLOPs the GPUs execute per token: model FLOPs + recomputed forward work."""
+def hardware_flops_per_token(job: TrainingJob, recompute: np.ndarray | int, recompute_fraction=None,
+                             causal: bool = True) -> np.ndarray:
+    """FLOPs the GPUs execute per token: model FLOPs + recomputed forward work (`recompute_fraction`: share
+    of layers rebuilt whole, for block recompute; full recompute is 1)."""
     fl = training_flops_per_token(job.model, job.seq_len, causal=causal)
     fwd_layers = (fl.dense_flops + fl.attention_flops) / 3.0
     attn_fwd = fl.attention_flops / 3.0
     rec = np.asarray(recompute)
-    extra = np.where(rec == 2, fwd_layers, np.where(rec == 1, attn_fwd, 0.0))
+    frac = np.where(rec == 2, 1.0, 0.0) if recompute_fraction is None else np.asarray(recompute_fraction)
+    extra = np.where(rec == 1, attn_fwd, frac * fwd_layers)
     return fl.total_flops + extra

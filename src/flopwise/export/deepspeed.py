@@ -39,8 +39,9 @@ def native(plan: ParallelPlan, job: TrainingJob) -> ParallelPlan:
             )
     if p.precision == "fp8":
         raise FlopwiseError("DeepSpeed export: fp8 is not a ds_config setting (Transformer Engine in the model code)")
-    if p.recompute == "selective":
-        raise FlopwiseError("DeepSpeed export: DeepSpeed checkpoints whole layers; re-plan with recompute=full or none")
+    if p.recompute in ("selective", "block"):
+        raise FlopwiseError(f"DeepSpeed export: recompute={p.recompute} is not a ds_config setting (the model code "
+                            "checkpoints layers); re-plan with --plan recompute=full or none")
     if not p.flash_attention:
         raise FlopwiseError("DeepSpeed export: the attention kernel is chosen by the model code; flopwise assumes "
                             "flash attention there, re-plan with flash=true")

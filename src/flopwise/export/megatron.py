@@ -47,6 +47,8 @@ def native(plan: ParallelPlan, job: TrainingJob) -> ParallelPlan:
         raise FlopwiseError(f"Megatron-LM export: seq-length {job.seq_len} must be a multiple of 2*cp = {2 * p.cp}")
     if p.ep > 1 and p.precision == "fp16":
         raise FlopwiseError("Megatron-LM export: expert parallelism is not supported with fp16; use bf16")
+    if p.recompute == "block" and p.recompute_layers is None:
+        raise FlopwiseError("Megatron-LM export: recompute=block needs a layer count; give --plan recompute_layers=K")
     return p
 
 
@@ -90,6 +92,10 @@ def build_args(ctx: c.ExportContext) -> list[tuple[str, list[str]]]:
     elif p.recompute == "full":
         out.append(("activation recomputation: full, every layer",
                     ["--recompute-granularity", "full", "--recompute-method", "uniform", "--recompute-num-layers", "1"]))
+    elif p.recompute == "block":
+        out.append((f"activation recomputation: full, first {p.recompute_layers} layers of each model chunk",
+                    ["--recompute-granularity", "full", "--recompute-method", "block",
+                     "--recompute-num-layers", str(p.recompute_layers)]))
 
     prec = {"bf16": ["--bf16"], "fp16": ["--fp16"], "fp8": ["--bf16", "--fp8-format", "hybrid"], "fp32": []}[p.precision]
     prec += ["--attention-backend", "flash" if p.flash_attention else "unfused"]
@@ -271,6 +277,9 @@ def read(out_dir: Path) -> tuple[ParallelPlan, int]:
     recompute = {None: "none", "selective": "selective", "full": "full"}.get(gran)
     if recompute is None:
         raise FlopwiseError(f"{path}: unknown --recompute-granularity {gran!r}")
+    recompute_layers = None
+    if recompute == "full" and a.get("--recompute-method") == "block":
+        recompute, recompute_layers = "block", num("--recompute-num-layers")
     if "--fp8-format" in a:
         precision = "fp8"
     elif a.get("--bf16"):
@@ -281,7 +290,8 @@ def read(out_dir: Path) -> tuple[ParallelPlan, int]:
         precision = "fp32"
     plan = ParallelPlan(
         tp=tp, pp=pp, dp=dp, cp=cp, ep=num("--expert-model-parallel-size", 1), vpp=vpp, micro_batch=mb,
-        sharding=sharding, recompute=recompute, sequence_parallel=bool(a.get("--sequence-parallel")) and tp > 1,
+        sharding=sharding, recompute=recompute, recompute_layers=recompute_layers,
+        sequence_parallel=bool(a.get("--sequence-parallel")) and tp > 1,
         precision=precision, flash_attention=a.get("--attention-backend", "auto") in FLASH_BACKENDS,
     )
     return plan, n

@@ -53,6 +53,9 @@ def native(plan: ParallelPlan, job: TrainingJob) -> ParallelPlan:
                             "re-plan with sp=true")
     if not p.flash_attention:
         raise FlopwiseError("torchtitan export: torchtitan always uses SDPA/flash attention; re-plan with flash=true")
+    if p.recompute == "block":
+        raise FlopwiseError("torchtitan export: torchtitan checkpoints every n-th layer, not the first k of each "
+                            "stage; re-plan with --plan recompute=full (or none), or export to megatron")
     if p.precision == "fp16":
         raise FlopwiseError("torchtitan export: torchtitan trains in bf16, fp8 (float8 converter) or fp32, not fp16")
     if p.ep > 1:

@@ -106,7 +106,7 @@ def _full(model: ModelSpec, cluster: Cluster, n: int, seq: int, batch: int, opti
             return FitRow(task="", fits=False, gpus=n, how=f"no valid layout: {REASONS[int(codes[np.argmax(counts)])]}",
                           memory=FitMemory(weights_bytes=0, total_bytes=0, capacity_bytes=cluster.memory_bytes))
         i, fits = int(cand[np.argmin(r.memory_bytes[cand])]), False
-    plan = plan_at(res.arrays, i, job.precision)
+    plan = plan_at(res.arrays, i, job.precision, res.results)
     mem = FitMemory(
         weights_bytes=float(r.weights_bytes[i]), gradients_bytes=float(r.gradients_bytes[i]),
         optimizer_bytes=float(r.optimizer_bytes[i]), activations_bytes=float(r.activations_bytes[i]),

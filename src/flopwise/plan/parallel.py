@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flopwise.errors import FlopwiseError
 
 Sharding = Literal["none", "distributed-optimizer", "zero1", "zero2", "zero3", "fsdp", "hsdp"]
-Recompute = Literal["none", "selective", "full"]
+Recompute = Literal["none", "selective", "full", "block"]
 
 SHARDINGS: tuple[str, ...] = ("none", "distributed-optimizer", "zero1", "zero2", "zero3", "fsdp", "hsdp")
-RECOMPUTES: tuple[str, ...] = ("none", "selective", "full")
+# block: full recomputation of only the first k layers of each model chunk (Megatron-LM
+# --recompute-method block), the rest keep their activations; the planner picks the smallest k that fits.
+RECOMPUTES: tuple[str, ...] = ("none", "selective", "full", "block")
 
 # ZeRO stage each sharding scheme amounts to (what it shards: 1 optimizer, 2 + gradients, 3 + weights).
 ZERO_STAGE: dict[str, int] = {
@@ -24,7 +26,7 @@ ZERO_STAGE: dict[str, int] = {
     "fsdp": 3,
     "hsdp": 3,
 }
-RECOMPUTE_CODE: dict[str, int] = {"none": 0, "selective": 1, "full": 2}
+RECOMPUTE_CODE: dict[str, int] = {"none": 0, "selective": 1, "full": 2, "block": 3}
 
 
 class ParallelPlan(BaseModel):
@@ -41,9 +43,18 @@ class ParallelPlan(BaseModel):
     micro_batch: int = Field(default=1, gt=0)
     sharding: Sharding = "distributed-optimizer"
     recompute: Recompute = "selective"
+    recompute_layers: int | None = Field(
+        default=None, gt=0,
+        description="recompute=block: layers of each model chunk recomputed in full; None = as few as fit")
     sequence_parallel: bool = True
     precision: Literal["bf16", "fp16", "fp8", "fp32"] = "bf16"
     flash_attention: bool = True
+
+    @model_validator(mode="after")
+    def _layers_need_block(self) -> "ParallelPlan":
+        if self.recompute_layers is not None and self.recompute != "block":
+            raise ValueError("recompute_layers is only meaningful with recompute=block")
+        return self
 
     @property
     def gpus(self) -> int:
@@ -57,7 +68,10 @@ class ParallelPlan(BaseModel):
             parts.append(f"ep={self.ep}")
         if self.vpp > 1:
             parts.append(f"vpp={self.vpp}")
-        parts += [f"mb={self.micro_batch}", self.sharding, f"recompute={self.recompute}"]
+        rec = self.recompute
+        if rec == "block" and self.recompute_layers is not None:
+            rec = f"block:{self.recompute_layers}"
+        parts += [f"mb={self.micro_batch}", self.sharding, f"recompute={rec}"]
         if self.tp > 1 and self.sequence_parallel:
             parts.append("sp")
         return " ".join(parts)
@@ -66,7 +80,7 @@ class ParallelPlan(BaseModel):
 PLAN_KEYS = {
     "tp": int, "pp": int, "dp": int, "cp": int, "ep": int, "vpp": int,
     "mb": int, "micro_batch": int, "sharding": str, "recompute": str, "sp": str, "sequence_parallel": str,
-    "precision": str, "flash": str, "flash_attention": str,
+    "precision": str, "flash": str, "flash_attention": str, "recompute_layers": int,
 }
 
 
@@ -117,4 +131,8 @@ def parse_plan_spec(text: str) -> dict:
             if value not in {"bf16", "fp16", "fp8", "fp32"}:
                 raise FlopwiseError(f"unknown precision '{value}'; accepted: bf16, fp16, fp8, fp32")
             out["precision"] = value
+    if "recompute_layers" in out and out.get("recompute", "block") != "block":
+        raise FlopwiseError("plan key 'recompute_layers' needs recompute=block")
+    if "recompute_layers" in out:
+        out["recompute"] = "block"
     return out

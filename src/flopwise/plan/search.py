@@ -31,7 +31,8 @@ class SearchSpace:
     vpp: tuple[int, ...] | None = None
     mb: tuple[int, ...] | None = None
     sharding: tuple[str, ...] = ("distributed-optimizer", "zero2", "fsdp")
-    recompute: tuple[str, ...] = ("none", "selective", "full")
+    recompute: tuple[str, ...] = ("none", "selective", "full", "block")
+    recompute_layers: int | None = None  # block recompute: pinned layers per chunk (None = as few as fit)
     sequence_parallel: tuple[bool, ...] = (True,)
     flash_attention: bool = True
     max_tp: int = 64
@@ -51,6 +52,8 @@ class SearchSpace:
             kw["sharding"] = (fields["sharding"],)
         if "recompute" in fields:
             kw["recompute"] = (fields["recompute"],)
+        if fields.get("recompute_layers"):
+            kw["recompute_layers"] = fields["recompute_layers"]
         if "sequence_parallel" in fields:
             kw["sequence_parallel"] = (fields["sequence_parallel"],)
         if "flash_attention" in fields:
@@ -102,14 +105,22 @@ def candidate_arrays(job: TrainingJob, n_gpus: int, space: SearchSpace) -> PlanA
         tp=tp_col, pp=cols[:, 1], dp=cols[:, 2], cp=cols[:, 3], ep=cols[:, 4], vpp=cols[:, 5], mb=cols[:, 6],
         zero=np.array(zeros, dtype=np.int64)[zi], hsdp=np.array(hsdp, dtype=bool)[zi],
         deepspeed=np.array(ds, dtype=bool)[zi],
-        recompute=np.array(recs, dtype=np.int64)[ri],
+        recompute=np.array(recs, dtype=np.int64)[ri], rec_layers=np.full(total, space.recompute_layers or 0, dtype=np.int64),
         sp=np.array(sps, dtype=bool)[si] & (tp_col > 1),
         flash=np.full(total, space.flash_attention, dtype=bool),
     )
 
 
-def plan_at(pa: PlanArrays, i: int, precision: str) -> ParallelPlan:
-    """The ParallelPlan at index i of the candidate arrays."""
+def _block_layers(pa: PlanArrays, i: int, res: TrainingArrays | None) -> int | None:
+    if int(pa.recompute[i]) != 3:
+        return None
+    if res is not None and int(res.recompute_layers[i]) > 0:
+        return int(res.recompute_layers[i])
+    return int(pa.rec_layers[i]) or None
+
+
+def plan_at(pa: PlanArrays, i: int, precision: str, res: TrainingArrays | None = None) -> ParallelPlan:
+    """The ParallelPlan at index i of the candidate arrays (`res` supplies block recompute's layer count)."""
     zero = int(pa.zero[i])
     if bool(pa.hsdp[i]):
         sharding = "hsdp"
@@ -121,6 +132,7 @@ def plan_at(pa: PlanArrays, i: int, precision: str) -> ParallelPlan:
         tp=int(pa.tp[i]), pp=int(pa.pp[i]), dp=int(pa.dp[i]), cp=int(pa.cp[i]), ep=int(pa.ep[i]),
         vpp=int(pa.vpp[i]), micro_batch=int(pa.mb[i]), sharding=sharding,
         recompute=RECOMPUTE_NAMES[int(pa.recompute[i])], sequence_parallel=bool(pa.sp[i]),
+        recompute_layers=_block_layers(pa, i, res),
         precision=precision, flash_attention=bool(pa.flash[i]),
     )
 
@@ -145,7 +157,7 @@ class SearchResult:
         return int(self.results.valid.sum())
 
     def plan(self, rank: int = 0) -> ParallelPlan:
-        return plan_at(self.arrays, int(self.ranked[rank]), self.job.precision)
+        return plan_at(self.arrays, int(self.ranked[rank]), self.job.precision, self.results)
 
     def why_none(self) -> str:
         """Why no plan is valid: the most common blocking reason, with the memory gap if that was it."""
@@ -162,7 +174,7 @@ class SearchResult:
                 "buffers+framework": (res.buffers_bytes[best] + res.framework_bytes[best]) / gib,
             }
             detail = ", ".join(f"{v:.1f} {k}" for k, v in parts.items())
-            plan = plan_at(self.arrays, int(best), self.job.precision)
+            plan = plan_at(self.arrays, int(best), self.job.precision, self.results)
             return (f"no plan fits in memory on {self.n_gpus} x {self.job.cluster.accelerator.id}: the smallest "
                     f"({plan.label()}) needs {res.memory_bytes[best] / gib:.1f} GiB per GPU of {cap:.0f} "
                     f"({detail}); use more GPUs, a smaller micro-batch or sequence, or more sharding")

@@ -171,7 +171,7 @@ def estimate_from_search(result: SearchResult, rank: int, tokens: float, price: 
     job, res, n = result.job, result.results, result.n_gpus
     i = int(result.ranked[rank])
     tokens_per_s = job.global_batch * job.seq_len / float(res.step_s[i])
-    hw = float(hardware_flops_per_token(job, int(result.arrays.recompute[i])))
+    hw = float(hardware_flops_per_token(job, int(result.arrays.recompute[i]), float(res.recompute_fraction[i])))
     tops = []
     for k in range(min(top, len(result.ranked))):
         j = int(result.ranked[k])
