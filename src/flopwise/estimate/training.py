@@ -144,6 +144,7 @@ REASONS = {
     7: "sequence length not divisible by cp (cp needs flash attention)",
     8: "DeepSpeed ZeRO-2/3 cannot be combined with pipeline parallelism (use fsdp or zero1)",
     9: "does not fit in memory",
+    10: "block recompute would rebuild no layer or every layer (that is recompute=none or full)",
 }
 
 
@@ -247,6 +248,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     block = rec == 3
     chunk = np.ceil(L / (pp * vpp))
     k_rec = np.zeros_like(tp)
+    block_is_full = np.zeros(len(pa), dtype=bool)
     if np.any(block):
         ckpt = activation_bytes_per_layer(m_, s, mb, tp, sp, 2, flash, cp)
         room = ((acc.memory_bytes - eff_params.FRAMEWORK_FIXED_BYTES - weights_b - grads_b - opt_b) / (1.0 + frag)
@@ -257,7 +259,10 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
         f_last = ((room - logits) / layers_stage - ckpt) / gain
         f_max = np.clip(np.minimum(f_first, f_last), 0.0, 1.0)
         auto = np.ceil((1.0 - f_max) * chunk - 1e-9)
-        k_rec = np.where(block, np.where(pa.rec_layers > 0, np.minimum(pa.rec_layers, chunk), auto), 0.0)
+        pinned = pa.rec_layers > 0
+        k_rec = np.where(block, np.where(pinned, np.minimum(pa.rec_layers, chunk), auto), 0.0)
+        flag(block & ~pinned & (k_rec <= 0), 10)
+        block_is_full = block & ~pinned & (k_rec >= chunk)
         keep = 1.0 - k_rec / chunk
         act_layer = np.where(block, ckpt + keep * (act_layer - ckpt), act_layer)
     rec_frac = np.where(rec == 2, 1.0, np.where(block, k_rec / chunk, 0.0))  # share of layers rebuilt
@@ -432,6 +437,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     )
     fits = out.memory_bytes <= acc.memory_bytes
     np.copyto(reason, 9, where=(reason == 0) & ~fits)
+    np.copyto(reason, 10, where=(reason == 0) & block_is_full)
     out.valid = reason == 0
     return out
 

@@ -266,7 +266,8 @@
     if (p.cp > 1) parts.push(`cp=${p.cp}`);
     if (p.ep > 1) parts.push(`ep=${p.ep}`);
     if (p.vpp > 1) parts.push(`vpp=${p.vpp}`);
-    parts.push(`mb=${p.micro_batch}`, p.sharding, `recompute=${p.recompute}`);
+    const rec = p.recompute === "block" && p.recompute_layers ? `block:${p.recompute_layers}` : p.recompute;
+    parts.push(`mb=${p.micro_batch}`, p.sharding, `recompute=${rec}`);
     if (p.tp > 1 && p.sequence_parallel) parts.push("sp");
     return parts.join(" ");
   }
