@@ -57,3 +57,35 @@ def test_bad_runs_files(tmp_path: Path, cli):
     assert out.returncode == 2 and "layers" in out.stderr and len(out.stderr.strip().splitlines()) == 1
     out = cli("validate", "--runs", str(tmp_path / "missing.csv"))
     assert out.returncode == 2 and "does not exist" in out.stderr
+
+
+@pytest.mark.parametrize("params_b", [1.0, 6.74, 13.0, 34.0, 70.0, 405.0])
+def test_rows_without_a_shape_get_a_llama_like_model_of_their_size(params_b):
+    from flopwise.catalog.runs import TrainingRun
+    from flopwise.validate.architecture import model_from_row
+
+    row = TrainingRun(id="x", params_b=params_b, seq_len=4096)
+    model, notes = model_from_row(row, 4096)
+    assert model.params_total == pytest.approx(params_b * 1e9, rel=0.12)
+    assert model.mlp == "swiglu" and model.d_model % 128 == 0 and model.n_heads * 128 == model.d_model
+    assert any("Llama-like shape" in n for n in notes)
+    if params_b == 6.74:  # Llama 2 7B's real shape
+        assert (model.n_layers, model.d_model) == (32, 4096)
+
+
+def test_a_published_batch_the_gpus_cannot_divide_is_rounded_and_said(tmp_path: Path, cli):
+    rows = list(csv.DictReader(open(TRAINING, newline="")))
+    base = next(r for r in rows if r["id"] == "meg21-t2-7")  # GPT-3 175B, tp=8 pp=12, 1536 seqs
+    odd = {**base, "id": "odd-batch", "num_accelerators": "384", "dp": "4", "global_batch_seqs": "1538"}
+    shapeless = {**base, "id": "no-shape", "layers": "", "hidden": "", "heads": "", "ffn_hidden": "", "kv_heads": "",
+                 "tp": "", "pp": "", "dp": "", "vpp": "", "micro_batch": ""}
+    path = tmp_path / "odd.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
+        w.writeheader()
+        w.writerows([odd, shapeless])
+    rep = json.loads(cli("validate", "--runs", str(path), "--json", check=True).stdout)
+    odd_row, shapeless_row = rep["rows"]
+    assert odd_row["error"] is not None and "evaluated at 1536" in odd_row["note"]
+    assert abs(odd_row["error"]) < 0.15
+    assert shapeless_row["error"] is not None and "Llama-like shape for 174.6B" in shapeless_row["note"]

@@ -35,30 +35,14 @@ from flopwise.estimate.serving import (
     solve_concurrency,
 )
 from flopwise.spec.model import ModelSpec
+from flopwise.validate.architecture import model_from_row
 from flopwise.validate.scoring import RowScore
-
-DEFAULT_VOCAB = 32000  # Llama/Mistral tokenizer size when a row leaves vocab blank
-
 
 def model_from_inference_row(row: InferenceRun) -> tuple[ModelSpec, list[str]]:
     """A ModelSpec from the row's architecture columns; returns the notes on what was assumed."""
-    missing = [c for c in ("layers", "hidden", "heads", "ffn_hidden") if getattr(row, c) is None]
-    if missing:
-        raise FlopwiseError(f"architecture not given ({', '.join(missing)})")
-    notes = []
-    gelu = row.ffn_hidden == 4 * row.hidden
-    text = (row.notes or "").lower()
-    parallel = "parallel attention" in text or "parallel attn" in text or "parallel_attn" in text
-    if row.vocab is None:
-        notes.append(f"vocab not given: assumed {DEFAULT_VOCAB}")
     seq = max(2048, (row.input_len or 0) + (row.output_len or 0))
-    spec = ModelSpec(
-        name=row.model or row.id, n_layers=row.layers, d_model=row.hidden, n_heads=row.heads,
-        n_kv_heads=row.kv_heads, ffn_hidden=row.ffn_hidden, mlp="gelu" if gelu else "swiglu",
-        vocab_size=row.vocab or DEFAULT_VOCAB, max_seq_len=seq, norm="layernorm" if gelu else "rmsnorm",
-        attn_bias=gelu, mlp_bias=gelu, parallel_attn_mlp=parallel,
-        n_experts=row.experts or 0, experts_per_token=row.experts_per_token or 0,
-    )
+    spec, notes = model_from_row(row, seq)
+    text = (row.notes or "").lower()
     if "mla" in text or "kv_lora" in text or "latent" in text:
         notes.append("MLA compressed KV not in the schema: KV modelled as full multi-head (overestimate)")
     return spec, notes

@@ -15,28 +15,14 @@ from flopwise.errors import FlopwiseError
 from flopwise.estimate.flops import attention_fwd_flops_per_token, dense_matmul_params, lm_head_params
 from flopwise.estimate.training import TrainingJob
 from flopwise.plan.search import SearchSpace, search
+from flopwise.plan.search import SearchResult
 from flopwise.spec.model import ModelSpec
+from flopwise.validate.architecture import model_from_row
 from flopwise.validate.scoring import RowScore
 
 # Assumptions for fields a row leaves blank (documented in docs/accuracy.md).
-DEFAULT_VOCAB = 51200  # GPT-2 BPE padded for Megatron
 DEFAULT_GPUS = 2048  # a large pre-training cluster when the row does not say how many GPUs
 DEFAULT_BATCH_TOKENS = 4 * 2**20  # 4M tokens per step (LLaMA, Llama 2)
-
-
-def model_from_row(row: TrainingRun) -> ModelSpec:
-    """A ModelSpec from the row's architecture columns (MLP kind inferred from ffn_hidden / hidden)."""
-    missing = [c for c in ("layers", "hidden", "heads", "ffn_hidden") if getattr(row, c) is None]
-    if missing:
-        raise FlopwiseError(f"architecture not given ({', '.join(missing)})")
-    gelu = row.ffn_hidden == 4 * row.hidden
-    return ModelSpec(
-        name=row.model or row.id, n_layers=row.layers, d_model=row.hidden, n_heads=row.heads,
-        n_kv_heads=row.kv_heads, ffn_hidden=row.ffn_hidden, mlp="gelu" if gelu else "swiglu",
-        vocab_size=row.vocab or DEFAULT_VOCAB, max_seq_len=getattr(row, "seq_len", None) or 2048,
-        tied_embeddings=gelu, norm="layernorm" if gelu else "rmsnorm", attn_bias=gelu, mlp_bias=gelu,
-        n_experts=row.experts or 0, experts_per_token=row.experts_per_token or 0,
-    )
 
 
 def convention_flops_per_token(model: ModelSpec, seq_len: int, recompute: str, convention: str) -> float:
@@ -93,16 +79,36 @@ def _pinned(row: TrainingRun) -> dict:
     return fixed
 
 
+def _nearest_divisible_batch(job: TrainingJob, n: int, fixed: dict) -> SearchResult | None:
+    """The search at the batch closest to the job's that some valid layout divides, or None.
+
+    Tried: multiples of each divisor q of the GPU count (largest q first, which keeps the data-parallel
+    degree high), rounded to the nearest multiple of q; the first batch with a valid plan wins.
+    """
+    from dataclasses import replace
+
+    b = job.global_batch
+    tried = set()
+    for q in sorted((q for q in range(1, n + 1) if n % q == 0), reverse=True)[:12]:
+        cand = max(q, round(b / q) * q)
+        if cand in tried or cand == b or abs(cand - b) > 0.25 * b:
+            continue
+        tried.add(cand)
+        res = search(replace(job, global_batch=cand), n, SearchSpace.pinned(fixed))
+        if len(res.ranked):
+            return res
+    return None
+
+
 def score_training_row(row: TrainingRun) -> RowScore:
     """Predict the row's measured quantity; rows that cannot be evaluated get error None and a note."""
     try:
-        model = model_from_row(row)
+        model, notes = model_from_row(row, row.seq_len or 2048)
         if not row.accelerator:
             raise FlopwiseError("accelerator not given")
         acc = get_accelerator(row.accelerator)
         seq = row.seq_len or model.max_seq_len
         n = row.num_accelerators
-        notes = []
         if n is None:
             if row.tp and row.pp and row.dp:
                 n = row.tp * row.pp * row.dp * (row.cp or 1)
@@ -117,6 +123,12 @@ def score_training_row(row: TrainingRun) -> RowScore:
         job = TrainingJob(model, default_cluster(acc), batch, seq, precision)
         fixed = _pinned(row)
         result = search(job, n, SearchSpace.pinned(fixed))
+        if not len(result.ranked) and (near := _nearest_divisible_batch(job, n, fixed)) is not None:
+            # published batches are often rounded ("2M tokens"): take the nearest one the GPUs divide
+            notes.append(f"global batch {batch} does not divide over {n} GPUs: evaluated at {near.job.global_batch}")
+            result = near
+            job = near.job
+            batch = job.global_batch
         if not len(result.ranked):
             # the published plan does not fit or divide under our model: say so, and fall back to a search
             why = result.why_none()

@@ -1,0 +1,64 @@
+"""The model a validation row describes: its architecture columns, with documented fallbacks.
+
+Shared by the training and inference scorers. What a row leaves blank is assumed by fixed rules (never
+per row) and each assumption is returned as a note, so the report says what was guessed.
+"""
+
+from __future__ import annotations
+
+from flopwise.catalog.runs import InferenceRun, TrainingRun
+from flopwise.errors import FlopwiseError
+from flopwise.spec.model import ModelSpec
+
+# Vocabulary when a row leaves it blank: GPT-2 BPE padded for Megatron (GELU, GPT-style rows) or the
+# Llama/Mistral tokenizer (SwiGLU rows).
+GPT_VOCAB = 51200
+LLAMA_VOCAB = 32000
+# Shape of a dense model known only by its parameter count: Llama-like (SwiGLU with ffn = 8/3·d, head
+# dimension 128, d / layers = 128 as in Llama 2 7B and 13B), so that 12·layers·d² ≈ parameters.
+ASPECT_RATIO = 128
+HEAD_DIM = 128
+
+
+def shape_for_params(params: float, vocab: int = LLAMA_VOCAB) -> dict:
+    """Layers, width, heads and MLP size of a Llama-like dense model with about `params` parameters
+    (input and output embeddings included, MLP size rounded up to a multiple of 256 as Llama does)."""
+    import math
+
+    d = (ASPECT_RATIO * params / 12.0) ** (1.0 / 3.0)
+    d = max(HEAD_DIM, round(d / HEAD_DIM) * HEAD_DIM)
+    ffn = 256 * math.ceil(8.0 * d / 3.0 / 256)
+    per_layer = 4.0 * d * d + 3.0 * d * ffn
+    layers = max(1, round((params - 2.0 * vocab * d) / per_layer))
+    return {"layers": layers, "hidden": d, "heads": d // HEAD_DIM, "ffn_hidden": ffn}
+
+
+def model_from_row(row: TrainingRun | InferenceRun, max_seq_len: int = 2048) -> tuple[ModelSpec, list[str]]:
+    """A ModelSpec from the row's architecture columns (MLP kind inferred from ffn_hidden / hidden) and the
+    notes on what was assumed. Rows with no shape but a parameter count get a Llama-like shape."""
+    notes: list[str] = []
+    shape = {c: getattr(row, c) for c in ("layers", "hidden", "heads", "ffn_hidden")}
+    missing = [c for c, v in shape.items() if v is None]
+    kv_heads = row.kv_heads
+    if missing:
+        if len(missing) < 4 or not row.params_b or (row.experts or 0) > 0:
+            raise FlopwiseError(f"architecture not given ({', '.join(missing)})")
+        shape = shape_for_params(row.params_b * 1e9, row.vocab or LLAMA_VOCAB)
+        kv_heads = None
+        notes.append(f"architecture not given: assumed a Llama-like shape for {row.params_b:g}B "
+                     f"({shape['layers']} layers, d {shape['hidden']}, ffn {shape['ffn_hidden']})")
+    gelu = shape["ffn_hidden"] == 4 * shape["hidden"]
+    vocab = row.vocab
+    if vocab is None:
+        vocab = GPT_VOCAB if gelu else LLAMA_VOCAB
+        notes.append(f"vocab not given: assumed {vocab}")
+    text = (row.notes or "").lower()
+    parallel = "parallel attention" in text or "parallel attn" in text or "parallel_attn" in text
+    spec = ModelSpec(
+        name=row.model or row.id, n_layers=shape["layers"], d_model=shape["hidden"], n_heads=shape["heads"],
+        n_kv_heads=kv_heads, ffn_hidden=shape["ffn_hidden"], mlp="gelu" if gelu else "swiglu",
+        vocab_size=vocab, max_seq_len=max_seq_len, tied_embeddings=gelu,
+        norm="layernorm" if gelu else "rmsnorm", attn_bias=gelu, mlp_bias=gelu, parallel_attn_mlp=parallel,
+        n_experts=row.experts or 0, experts_per_token=row.experts_per_token or 0,
+    )
+    return spec, notes
