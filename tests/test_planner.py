@@ -252,3 +252,22 @@ def test_plan_spec_block_recompute():
     with pytest.raises(FlopwiseError, match="needs recompute=block"):
         parse_plan_spec("recompute=full,recompute_layers=2")
     assert ParallelPlan(recompute="block", recompute_layers=2).label().endswith("recompute=block:2")
+
+
+def test_a_power_capped_h100_sustains_less_compute_by_the_dvfs_law():
+    """Grand Teton H100 96GB runs at 500 W; its listed rates are the 700 W datasheet's."""
+    from flopwise.catalog.accelerators import get_accelerator
+    from flopwise.estimate.efficiency import IDLE_POWER_FRACTION, power_cap_factor
+
+    capped, full = get_accelerator("h100-sxm5-96gb"), get_accelerator("h100-sxm5-80gb")
+    idle = IDLE_POWER_FRACTION * 700
+    assert power_cap_factor(capped) == pytest.approx(((500 - idle) / (700 - idle)) ** (1 / 3))
+    assert 0.85 < power_cap_factor(capped) < 0.9 and power_cap_factor(full) == 1.0
+    assert capped.peak("bf16") == full.peak("bf16")  # MFU is still counted against the datasheet peak
+    plan = ParallelPlan(tp=8, pp=1, dp=1, micro_batch=1, sharding="none", recompute="full")
+    steps = {}
+    for acc in ("h100-sxm5-96gb", "h100-sxm5-80gb"):
+        job = TrainingJob(get_model("llama-3-70b"), make_cluster(gpu=acc), 8, 8192)
+        res = evaluate(job, [plan], 8)
+        steps[acc] = float(res.compute_s[0])
+    assert steps["h100-sxm5-96gb"] == pytest.approx(steps["h100-sxm5-80gb"] / power_cap_factor(capped), rel=0.02)

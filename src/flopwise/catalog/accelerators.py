@@ -25,6 +25,7 @@ def _from_entry(e: dict) -> Accelerator:
         mem_bw_bytes_per_s=e["mem_bw_tb_per_s"] * 1e12,
         peak_flops_per_s=peaks,
         tdp_w=e.get("tdp_w"),
+        rated_power_w=e.get("rated_power_w"),
         # The source lists total bidirectional GB/s; one direction is half.
         intra_node_bw_bytes_per_s=intra * 1e9 / 2 if intra else None,
         inter_node_bw_bytes_per_s=e["inter_node_gbit_per_s"] * 1e9 / 8,

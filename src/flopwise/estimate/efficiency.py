@@ -75,5 +75,21 @@ FRAMEWORK_FIXED_BYTES = 2.0 * 2**30
 ALLOCATOR_FRAGMENTATION = 0.08
 
 
+# Power-capped parts (Accelerator.rated_power_w above tdp_w) sustain lower clocks. Dynamic power goes as
+# f·V² and V tracks f in the DVFS range, so the power above idle scales as f³: the sustained clock, and
+# with it every compute rate, falls as ((cap - idle) / (rated - idle))^(1/3). Memory bandwidth is kept.
+IDLE_POWER_FRACTION = 0.10  # idle board power / rated power (H100 SXM: ~70 W of 700 W)
+DVFS_POWER_EXPONENT = 3.0
+
+
+def power_cap_factor(acc) -> float:
+    """Sustained compute of a power-capped accelerator relative to its listed (rated-power) peak."""
+    rated, cap = acc.rated_power_w, acc.tdp_w
+    if not rated or not cap or cap >= rated:
+        return 1.0
+    idle = IDLE_POWER_FRACTION * rated
+    return ((cap - idle) / (rated - idle)) ** (1.0 / DVFS_POWER_EXPONENT)
+
+
 def efficiency_for(generation: str) -> GenerationEfficiency:
     return EFFICIENCY.get(generation, DEFAULT_EFFICIENCY)

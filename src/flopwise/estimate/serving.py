@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from flopwise.errors import FlopwiseError
 from flopwise.estimate import serving_efficiency as se
+from flopwise.estimate.efficiency import power_cap_factor
 from flopwise.estimate.flops import dense_matmul_params, lm_head_params
 from flopwise.estimate.memory import kv_cache_bytes_per_token
 from flopwise.spec.hardware import Accelerator, Cluster
@@ -283,8 +284,9 @@ class ReplicaPhysics:
             peak = self.acc.peak(self.compute_precision)
         except FlopwiseError:
             peak = _peak16(self.acc)
-        self.gemm_flops_per_s = peak * frac
-        self.attn_flops_per_s = _peak16(self.acc) * self.eff.attention
+        clock = power_cap_factor(self.acc)  # power-capped parts sustain lower clocks
+        self.gemm_flops_per_s = peak * frac * clock
+        self.attn_flops_per_s = _peak16(self.acc) * self.eff.attention * clock
         self.mem_bw = self.acc.mem_bw_bytes_per_s * self.eff.mem_bw
         # -- links --
         self.intra_bw = cluster.intra_node_bw_bytes_per_s * se.ALLREDUCE_BUS_EFFICIENCY

@@ -275,8 +275,9 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     framework_b = eff_params.FRAMEWORK_FIXED_BYTES + frag * dynamic
 
     # ---- compute per micro-batch per layer (forward) ------------------------
-    peak = job.peak_flops_per_s
-    peak16 = acc.peak("bf16") if acc.supports("bf16") else peak
+    clock = eff_params.power_cap_factor(acc)  # sustained compute of power-capped parts
+    peak = job.peak_flops_per_s * clock
+    peak16 = (acc.peak("bf16") if acc.supports("bf16") else job.peak_flops_per_s) * clock
     mm_eff = eff.fp8_matmul if job.precision == "fp8" else eff.matmul
     tokens_mb = mb * s_loc
     dense_p = dense_matmul_params(m_)

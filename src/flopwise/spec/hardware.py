@@ -22,6 +22,9 @@ class Accelerator(BaseModel):
     mem_bw_bytes_per_s: float = Field(gt=0)
     peak_flops_per_s: dict[str, float]
     tdp_w: float | None = None
+    rated_power_w: float | None = Field(
+        default=None, description="board power at which the listed peak rates hold, when this part runs "
+        "below it (a power-capped variant); None = the rates hold at tdp_w")
     intra_node_bw_bytes_per_s: float | None = Field(default=None, description="per direction, per device")
     inter_node_bw_bytes_per_s: float = Field(gt=0, description="network per device, per direction")
     launch_year: int | None = None

@@ -79,6 +79,26 @@ def _pinned(row: TrainingRun) -> dict:
     return fixed
 
 
+def _ran_so_it_fit(result: SearchResult) -> tuple[SearchResult, str] | None:
+    """A measured run fitted in its GPUs' memory. When the published plan is rejected only because
+    flopwise's memory model puts it above capacity, evaluate it anyway (the candidate closest to fitting)
+    and say by how much the memory model disagrees."""
+    import dataclasses
+
+    import numpy as np
+
+    res = result.results
+    cand = np.flatnonzero(res.reason == 9)
+    if not len(cand):
+        return None
+    mem = res.memory_bytes[cand]
+    best = int(cand[np.lexsort((res.step_s[cand], mem))[0]])
+    cap = result.job.cluster.accelerator.memory_bytes / 2**30
+    note = (f"flopwise's memory model puts the published plan at {res.memory_bytes[best] / 2**30:.0f} GiB per GPU "
+            f"(> {cap:.0f}); evaluated anyway, since it ran")
+    return dataclasses.replace(result, ranked=np.array([best])), note
+
+
 def _nearest_divisible_batch(job: TrainingJob, n: int, fixed: dict) -> SearchResult | None:
     """The search at the batch closest to the job's that some valid layout divides, or None.
 
@@ -129,8 +149,11 @@ def score_training_row(row: TrainingRun) -> RowScore:
             result = near
             job = near.job
             batch = job.global_batch
+        if not len(result.ranked) and (ran := _ran_so_it_fit(result)) is not None:
+            result, note = ran
+            notes.append(note)
         if not len(result.ranked):
-            # the published plan does not fit or divide under our model: say so, and fall back to a search
+            # the published plan does not divide under our model: say so, and fall back to a search
             why = result.why_none()
             result = search(job, n, SearchSpace())
             if not len(result.ranked):
