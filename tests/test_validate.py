@@ -89,3 +89,16 @@ def test_a_published_batch_the_gpus_cannot_divide_is_rounded_and_said(tmp_path: 
     assert odd_row["error"] is not None and "evaluated at 1536" in odd_row["note"]
     assert abs(odd_row["error"]) < 0.15
     assert shapeless_row["error"] is not None and "Llama-like shape for 174.6B" in shapeless_row["note"]
+
+
+def test_the_activation_named_in_the_notes_beats_the_ffn_ratio():
+    """PaLM: SwiGLU with ffn = 4·d. The schema names the activation in the notes."""
+    from flopwise.catalog.runs import TrainingRun
+    from flopwise.validate.architecture import model_from_row
+
+    shape = dict(id="palm", params_b=540, layers=118, hidden=18432, ffn_hidden=73728, heads=48, kv_heads=1, vocab=256000)
+    gated, _ = model_from_row(TrainingRun(**shape, notes="arch: swiglu; parallel layers"), 2048)
+    plain, _ = model_from_row(TrainingRun(**shape, notes=""), 2048)
+    assert gated.mlp == "swiglu" and plain.mlp == "gelu"
+    assert gated.params_total == pytest.approx(540e9, rel=0.05)
+    assert plain.params_total < 0.8 * 540e9

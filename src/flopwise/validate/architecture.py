@@ -33,6 +33,21 @@ def shape_for_params(params: float, vocab: int = LLAMA_VOCAB) -> dict:
     return {"layers": layers, "hidden": d, "heads": d // HEAD_DIM, "ffn_hidden": ffn}
 
 
+GATED_WORDS = ("swiglu", "geglu", "reglu", "gated mlp", "gated-mlp", "glu mlp")
+PLAIN_WORDS = ("gelu mlp", "relu mlp", "squared-relu", "squared relu", "gelu, ", "gelu;", "gelu 4h")
+
+
+def _is_plain_mlp(row, shape: dict) -> bool:
+    """Two-matrix (GELU/ReLU) MLP rather than a gated three-matrix one. The schema names the activation
+    in the notes (PaLM's SwiGLU has ffn = 4·d, so the ratio alone misleads); else ffn = 4·d means GELU."""
+    text = (row.notes or "").lower()
+    if any(w in text for w in GATED_WORDS):
+        return False
+    if any(w in text for w in PLAIN_WORDS):
+        return True
+    return shape["ffn_hidden"] == 4 * shape["hidden"]
+
+
 def model_from_row(row: TrainingRun | InferenceRun, max_seq_len: int = 2048) -> tuple[ModelSpec, list[str]]:
     """A ModelSpec from the row's architecture columns (MLP kind inferred from ffn_hidden / hidden) and the
     notes on what was assumed. Rows with no shape but a parameter count get a Llama-like shape."""
@@ -47,7 +62,7 @@ def model_from_row(row: TrainingRun | InferenceRun, max_seq_len: int = 2048) -> 
         kv_heads = None
         notes.append(f"architecture not given: assumed a Llama-like shape for {row.params_b:g}B "
                      f"({shape['layers']} layers, d {shape['hidden']}, ffn {shape['ffn_hidden']})")
-    gelu = shape["ffn_hidden"] == 4 * shape["hidden"]
+    gelu = _is_plain_mlp(row, shape)
     vocab = row.vocab
     if vocab is None:
         vocab = GPT_VOCAB if gelu else LLAMA_VOCAB
