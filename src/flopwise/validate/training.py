@@ -50,20 +50,27 @@ def uses_flash_attention(row: TrainingRun) -> bool:
     else the source's year: FlashAttention appeared in mid-2022 and reached the major training stacks in
     2023, so runs published up to 2022 are taken to materialise the attention scores.
     """
-    import re
-
     explicit = getattr(row, "flash_attention", None)
     if explicit is not None:
         return bool(explicit)
     text = f"{row.notes} {row.source}".lower()
     if any(w in text for w in FLASH_WORDS):
         return True
-    years = [int(y) for y in re.findall(r"\b(20[0-3][0-9])\b", row.source)]
+    years = _source_years(row)
     return not (years and min(years) <= 2022)
+
+
+def _source_years(row: TrainingRun) -> list[int]:
+    import re
+
+    return [int(y) for y in re.findall(r"\b(20[0-3][0-9])\b", row.source)]
 
 
 def _pinned(row: TrainingRun) -> dict:
     fixed: dict = {"flash_attention": uses_flash_attention(row)}
+    years = _source_years(row)
+    if row.sequence_parallel is None and years and min(years) <= 2021:
+        fixed["sequence_parallel"] = False  # sequence parallelism appeared in 2022 (Korthikanti et al.)
     for key in ("tp", "pp", "cp", "ep", "vpp"):
         v = getattr(row, key)
         if v is not None:
