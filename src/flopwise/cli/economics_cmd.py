@@ -167,7 +167,7 @@ def _print_compare(res, top: int | None, explain: bool, all_counts: bool = False
                 seen.add((r.cloud, r.accelerator, r.market))
                 rows.append(r)
     shown = rows if top is None else rows[:top]
-    per = "" if all_counts else f", best count of each shown (--all-counts for all)"
+    per = "" if all_counts else ", best count of each shown (--all-counts for all)"
     t = Table(title=f"compare: {what} — {len(res.rows)} options ({res.total_rows} before filters{per}), "
                     f"{res.plans_run} plans, {res.elapsed_s:.1f} s")
     out = _wide()

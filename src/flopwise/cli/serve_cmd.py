@@ -215,7 +215,7 @@ def print_compare(res, top: int, all_counts: bool) -> None:
         names = sorted({r.accelerator for r in res.unpriced})
         console.print(f"[dim]meet the targets but have no catalog price: {', '.join(names)}[/dim]")
     if res.rejected:
-        console.print(f"[dim]cannot meet the targets or do not fit: "
+        console.print("[dim]cannot meet the targets or do not fit: "
                       + "; ".join(f"{k} ({v})" for k, v in sorted(res.rejected.items())) + "[/dim]")
     console.print(f"[dim]{len(res.ranked) + len(res.unpriced)} options ranked in {res.elapsed_s * 1e3:.0f} ms; "
                   f"prices: cheapest catalog offer per accelerator (SkyPilot catalogs)[/dim]")

@@ -192,7 +192,7 @@ def budget(acc_id: str, usd: float | None = None, gpus: int | None = None, days:
     serve = _serve(sm, acc, n, gpu_hours, price, input_tokens, output_tokens)
 
     assumptions = [
-        f"budget: " + (f"${usd:,.0f} at ${price:.2f}/GPU-hour" if usd is not None else f"{gpus} GPUs x {days:g} days")
+        "budget: " + (f"${usd:,.0f} at ${price:.2f}/GPU-hour" if usd is not None else f"{gpus} GPUs x {days:g} days")
         + f" = {gpu_hours:,.0f} GPU-hours of {acc.id}" + (f" (price: {src})" if price is not None else " (no price known)"),
         f"spread over {n} GPUs" + (" (one node; give --gpus)" if gpus is None else "") + f": {wall_days:,.2f} days",
         f"FLOPs = GPU-hours x 3600 x {peak / 1e12:,.0f} TFLOP/s (dense bf16) x MFU {mfu:.0%} = {flops:.3g}",

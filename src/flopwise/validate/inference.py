@@ -36,7 +36,7 @@ from flopwise.estimate.serving import (
 )
 from flopwise.spec.model import ModelSpec
 from flopwise.validate.architecture import model_from_row
-from flopwise.validate.scoring import RowScore
+from flopwise.validate.scoring import RowScore, ValidationReport, summarize
 
 def model_from_inference_row(row: InferenceRun) -> tuple[ModelSpec, list[str]]:
     """A ModelSpec from the row's architecture columns; returns the notes on what was assumed."""
@@ -174,9 +174,8 @@ def is_throughput_metric(score: RowScore) -> bool:
     return score.metric.startswith("output_tok_s")
 
 
-def split_summary(scores: list[RowScore], runs_file: str = "") -> dict[str, "ValidationReport"]:
+def split_summary(scores: list[RowScore], runs_file: str = "") -> dict[str, ValidationReport]:
     """Separate reports for throughput rows (the accuracy target) and latency rows (reported too)."""
-    from flopwise.validate.scoring import ValidationReport, summarize
 
     thr = [s for s in scores if s.error is not None and is_throughput_metric(s)]
     lat = [s for s in scores if s.error is not None and not is_throughput_metric(s)]
