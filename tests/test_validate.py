@@ -26,6 +26,10 @@ def test_bundled_training_runs_meet_the_median_target(cli):
     # benchmark-throughput rows (not whole-run GPU-hours) stay within 25%
     bench = [abs(r["error"]) for r in scored if r["metric"] != "gpu_hours"]
     assert max(bench) <= 0.25
+    groups = rep["groups"]
+    assert groups["throughput benchmarks"]["scored"] == len(bench)
+    assert groups["throughput benchmarks"]["max_abs_error"] == pytest.approx(max(bench))
+    assert groups["whole-run GPU-hours"]["scored"] == len(scored) - len(bench)
 
 
 def test_any_file_in_the_schema(tmp_path: Path, cli):

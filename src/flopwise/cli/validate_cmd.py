@@ -10,7 +10,7 @@ from rich.table import Table
 from flopwise.catalog.runs import load_runs
 from flopwise.cli.common import JSON_OPT, console, print_json
 from flopwise.errors import FlopwiseError
-from flopwise.validate.scoring import ValidationReport, summarize
+from flopwise.validate.scoring import ValidationReport, group_summary, summarize
 
 
 def score_file(path: Path | None, kind: str | None = None) -> ValidationReport:
@@ -26,15 +26,22 @@ def score_file(path: Path | None, kind: str | None = None) -> ValidationReport:
             raise FlopwiseError("inference validation is not available in this version") from None
         scores = [score_inference_row(r) for r in rows]
     rep = summarize(kind_found, str(path) if path else f"bundled {kind_found}_public.csv", scores)
+    scored = [s for s in scores if s.error is not None]
     if kind_found == "inference":
         from flopwise.validate.inference import is_throughput_metric
-        from flopwise.validate.scoring import group_summary
 
-        scored = [s for s in scores if s.error is not None]
         rep.groups = {
             "throughput": group_summary([s for s in scored if is_throughput_metric(s)]),
             "latency": group_summary([s for s in scored if not is_throughput_metric(s)]),
         }
+    else:
+        # benchmark throughput (what the step-time model predicts) vs whole runs' GPU-hours
+        whole = [s for s in scored if s.metric == "gpu_hours"]
+        if whole:
+            rep.groups = {
+                "throughput benchmarks": group_summary([s for s in scored if s.metric != "gpu_hours"]),
+                "whole-run GPU-hours": group_summary(whole),
+            }
     return rep
 
 
