@@ -106,3 +106,12 @@ def test_the_activation_named_in_the_notes_beats_the_ffn_ratio():
     assert gated.mlp == "swiglu" and plain.mlp == "gelu"
     assert gated.params_total == pytest.approx(540e9, rel=0.08)  # head dim 256 is not in the schema
     assert plain.params_total < 0.8 * 540e9
+
+
+@pytest.mark.parametrize("name,median_max", [("llm_foundry_mpt_benchmarks.csv", 0.06), ("torchtitan_h100_performance.csv", 0.20),
+                                             ("megatron_lm_2019_v100.csv", 0.25)])
+def test_extra_published_runs_are_all_scored(name, median_max, cli):
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / name
+    rep = json.loads(cli("validate", "--runs", str(path), "--json", check=True).stdout)
+    assert rep["skipped"] == 0 and rep["scored"] == len(rep["rows"]) > 0
+    assert rep["median_abs_error"] <= median_max
