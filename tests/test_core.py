@@ -19,7 +19,8 @@ from flopwise.estimate.memory import (
 from flopwise.spec.model import ModelSpec
 
 GPT_LIKE = ModelSpec(name="gpt", n_layers=24, d_model=2048, n_heads=16, ffn_hidden=8192, mlp="gelu",
-                     vocab_size=51200, max_seq_len=2048, norm="layernorm", attn_bias=True, mlp_bias=True)
+                     vocab_size=51200, max_seq_len=2048, norm="layernorm", attn_bias=True, mlp_bias=True,
+                     dropout=True)
 
 
 def test_gpt3_training_flops_matches_published():
@@ -72,6 +73,9 @@ def test_korthikanti_activation_equations():
     sel = activation_bytes_per_layer(GPT_LIKE, s, b, tp=t, sequence_parallel=True, recompute="selective", flash_attention=False)
     assert sel == pytest.approx(sbh * 34 / t)
     assert activation_bytes_per_layer(GPT_LIKE, s, b, recompute="full") == pytest.approx(2 * sbh)
+    # without dropout the two residual masks (1+1 bytes) and the attention-dropout mask (1 per score) go
+    no_drop = GPT_LIKE.model_copy(update={"dropout": False})
+    assert activation_bytes_per_layer(no_drop, s, b, flash_attention=False) == pytest.approx(sbh * (32 + 4 * a * s / h))
 
 
 def test_kv_cache_formula():

@@ -250,6 +250,11 @@ def test_hf_gpt2_exact():
     m = hf("gpt2")
     assert m.params_total == 124_439_808  # GPT-2 small as loaded by transformers
     assert m.learned_pos_emb and m.tied_embeddings and m.max_seq_len == 1024 and m.ffn_hidden == 3072
+    assert m.dropout  # resid/attn/embd_pdrop 0.1: its masks count in activation memory
+
+
+def test_hf_dropout_only_when_a_probability_is_positive():
+    assert not hf("Meta-Llama-3-70B").dropout and not hf("falcon-7b").dropout and not hf("pythia-1b").dropout
 
 
 def test_hf_pythia_1b():

@@ -300,6 +300,19 @@ def _display_name(cfg: _Cfg, name: str) -> str:
     return name or (nop if isinstance(nop, str) and nop else "config.json")
 
 
+DROPOUT_KEYS = ("resid_pdrop", "attn_pdrop", "embd_pdrop", "hidden_dropout", "attention_dropout",
+                "hidden_dropout_prob", "attention_probs_dropout_prob", "dropout", "attention_dropout_prob")
+
+
+def _trains_with_dropout(cfg: _Cfg) -> bool:
+    """Whether any dropout probability in the config is positive (GPT-2/J/OPT set them; Llama sets 0)."""
+    for key in DROPOUT_KEYS:
+        v = cfg.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
+            return True
+    return False
+
+
 def model_from_hf_config(cfg: dict, name: str) -> ModelSpec:
     """A ModelSpec from a parsed Hugging Face config.json; bad input is a one-line FlopwiseError."""
     if not isinstance(cfg, dict):
@@ -314,6 +327,7 @@ def model_from_hf_config(cfg: dict, name: str) -> ModelSpec:
     family, parse = _PARSERS[model_type]
     fields = parse(_Reader(cfg, label, model_type))
     fields = {k: v for k, v in fields.items() if v is not None}
+    fields.setdefault("dropout", _trains_with_dropout(cfg))
     fields.update(name=label, family=family, source=f"Hugging Face config.json ({label})")
     try:
         return ModelSpec(**fields)

@@ -87,9 +87,9 @@ def activation_bytes_per_layer(
     kv_frac = model.kv_heads * model.hd / h
     q_frac = model.n_heads * model.hd / h
     v_frac = model.attn_dim / h
-    # replicated over TP ranks: two layernorm inputs (2+2), two dropout masks (1+1) and the inputs of the
-    # QKV and first MLP GEMMs (2+2), which every TP rank needs whole
-    replicated = 10.0
+    # replicated over TP ranks: two layernorm inputs (2+2), two dropout masks (1+1, models trained with
+    # dropout only) and the inputs of the QKV and first MLP GEMMs (2+2), which every TP rank needs whole
+    replicated = 10.0 if model.dropout else 8.0
     # attention block inside TP: Q 2, K 2, V 2 (scaled for GQA/MLA), projection input 2
     attn = 2.0 * q_frac + 2.0 * kv_frac + 2.0 * kv_frac + 2.0 * v_frac
     # MLP inside TP (per routed token; MoE stores k experts' activations)
@@ -100,7 +100,9 @@ def activation_bytes_per_layer(
         mlp = mlp_one * k + 2.0 * model.experts_per_token  # experts + router-permuted copies of the input
     else:
         mlp = mlp_one
-    scores = np.where(flash | (rec == 1), 0.0, 5.0 * model.n_heads * s / h)
+    # materialised scores: QK^T and softmax output (2+2) and the attention-dropout mask (1)
+    score_bytes = 5.0 if model.dropout else 4.0
+    scores = np.where(flash | (rec == 1), 0.0, score_bytes * model.n_heads * s / h)
     inner = attn + mlp + scores
     stored = np.where(sp, sbh * (replicated + inner) / tp, sbh * (replicated + inner / tp))
     layer_input = np.where(sp, 2.0 * sbh / tp, 2.0 * sbh)

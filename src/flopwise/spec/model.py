@@ -34,6 +34,8 @@ class ModelSpec(BaseModel):
     qkv_bias: bool = False
     mlp_bias: bool = False
     parallel_attn_mlp: bool = False
+    dropout: bool = Field(default=False, description="trained with dropout (GPT-2/3, Megatron GPT): its masks "
+                          "are kept for backward; modern LLMs (Llama, Mistral, Qwen, DeepSeek, MPT, BLOOM) use none")
     # mixture of experts
     n_experts: int = Field(default=0, ge=0, description="routed experts per MoE layer (0 = dense)")
     experts_per_token: int = Field(default=0, ge=0)
