@@ -115,3 +115,20 @@ def test_extra_published_runs_are_all_scored(name, median_max, cli):
     rep = json.loads(cli("validate", "--runs", str(path), "--json", check=True).stdout)
     assert rep["skipped"] == 0 and rep["scored"] == len(rep["rows"]) > 0
     assert rep["median_abs_error"] <= median_max
+
+
+@pytest.mark.parametrize("note,counts", [
+    ("MFU = (6N + attention) per token", True), ("MFU counts 6N only", False), ("excludes attention FLOPs", False),
+    ("derived MFU = 6*65.2e9*380/312e12", False), ("hidden 6144; GELU MLP 4h", True), ("", True),
+])
+def test_mfu_definitions_with_and_without_attention(note, counts):
+    from flopwise.catalog.runs import TrainingRun
+    from flopwise.validate.training import convention_flops_per_token, counts_attention_flops
+
+    assert counts_attention_flops(TrainingRun(id="x", notes=note)) is counts
+    from flopwise.catalog.models import get_model
+
+    m = get_model("llama-3-8b")
+    with_attn = convention_flops_per_token(m, 8192, "none", "model", True)
+    six_n = convention_flops_per_token(m, 8192, "none", "model", False)
+    assert with_attn > 1.15 * six_n  # at 8k tokens attention is a large share of Llama 3 8B's FLOPs

@@ -25,11 +25,13 @@ DEFAULT_GPUS = 2048  # a large pre-training cluster when the row does not say ho
 DEFAULT_BATCH_TOKENS = 4 * 2**20  # 4M tokens per step (LLaMA, Llama 2)
 
 
-def convention_flops_per_token(model: ModelSpec, seq_len: int, recompute: str, convention: str) -> float:
+def convention_flops_per_token(model: ModelSpec, seq_len: int, recompute: str, convention: str,
+                               with_attention: bool = True) -> float:
     """FLOPs per token as published sources count them: full s×s attention (PaLM, Megatron eq. 3,
-    torchtitan, llm-foundry); `hardware` adds the recomputed forward (Megatron eq. 3)."""
+    torchtitan, llm-foundry), or none when the source's MFU is 6N only; `hardware` adds the recomputed
+    forward (Megatron eq. 3)."""
     dense = 2.0 * dense_matmul_params(model)
-    attn = attention_fwd_flops_per_token(model, seq_len, causal=False)
+    attn = attention_fwd_flops_per_token(model, seq_len, causal=False) if with_attention else 0.0
     head = 2.0 * lm_head_params(model)
     total = 3.0 * (dense + attn + head)
     if convention == "hardware":
@@ -38,6 +40,19 @@ def convention_flops_per_token(model: ModelSpec, seq_len: int, recompute: str, c
         elif recompute == "selective":
             total += attn
     return total
+
+
+def counts_attention_flops(row: TrainingRun) -> bool:
+    """Whether the row's published TFLOP/s / MFU count attention FLOPs. The schema puts the definition in
+    the notes; "6N" alone (not "6N + attention"), or attention named as excluded, means no."""
+    import re
+
+    text = (row.notes or "").lower()
+    if re.search(r"exclud\w* attention|without attention|attention (?:flops )?(?:are )?(?:not counted|excluded)", text):
+        return False
+    # "6N", "6*N", or 6 times a parameter count written out ("6*65.2e9*380/312e12")
+    six_n = re.search(r"(?<![\w.])6\s*[·*x×]?\s*n(?![\w])|(?<![\w.])6\s*[·*x×]\s*\d[\d.]*e\d+", text)
+    return not (six_n and not re.search(r"6\s*[·*x×]?\s*n\s*\+\s*(?:12|attention|attn)", text))
 
 
 FLASH_WORDS = ("flash", "xformers", "memory-efficient attention", "memory efficient attention", "sdpa")
@@ -172,14 +187,18 @@ def score_training_row(row: TrainingRun) -> RowScore:
         tok_s_gpu = batch * seq / step / n
         peak = acc.peak(precision)
         conv = row.flops_convention or "model"
+        attn = counts_attention_flops(row)
+        uses_flops = any(v is not None for v in (row.measured_tflops_per_gpu, row.measured_mfu, row.measured_hfu))
+        if uses_flops and not attn:
+            notes.append("the source's FLOPs leave attention out (6N)")
         if row.measured_tflops_per_gpu is not None:
-            pred = tok_s_gpu * convention_flops_per_token(model, seq, plan.recompute, conv) / 1e12
+            pred = tok_s_gpu * convention_flops_per_token(model, seq, plan.recompute, conv, attn) / 1e12
             metric, meas = f"tflops_per_gpu ({conv})", row.measured_tflops_per_gpu
         elif row.measured_mfu is not None:
-            pred = tok_s_gpu * convention_flops_per_token(model, seq, plan.recompute, "model") / peak
+            pred = tok_s_gpu * convention_flops_per_token(model, seq, plan.recompute, "model", attn) / peak
             metric, meas = "mfu", row.measured_mfu
         elif row.measured_hfu is not None:
-            pred = tok_s_gpu * convention_flops_per_token(model, seq, plan.recompute, "hardware") / peak
+            pred = tok_s_gpu * convention_flops_per_token(model, seq, plan.recompute, "hardware", attn) / peak
             metric, meas = "hfu", row.measured_hfu
         elif row.measured_tokens_per_s_per_gpu is not None:
             pred, metric, meas = tok_s_gpu, "tokens_per_s_per_gpu", row.measured_tokens_per_s_per_gpu
