@@ -132,3 +132,19 @@ def test_mfu_definitions_with_and_without_attention(note, counts):
     with_attn = convention_flops_per_token(m, 8192, "none", "model", True)
     six_n = convention_flops_per_token(m, 8192, "none", "model", False)
     assert with_attn > 1.15 * six_n  # at 8k tokens attention is a large share of Llama 3 8B's FLOPs
+
+
+def test_moe_shared_experts_and_dense_layers_come_from_the_notes():
+    """The schema keeps shared experts and dense-layer sizes in the notes (DeepSeek-V3: 671B / 37B)."""
+    from flopwise.catalog.runs import TrainingRun
+    from flopwise.validate.architecture import model_from_row
+
+    row = TrainingRun(id="dsv3", params_b=671, active_params_b=37, layers=61, hidden=7168, ffn_hidden=2048, heads=128,
+                      vocab=129280, experts=256, experts_per_token=8,
+                      notes="MLA kv rank 512; 1 shared expert; first 3 layers dense ffn 18432")
+    m, notes = model_from_row(row, 4096)
+    assert (m.n_shared_experts, m.n_dense_layers, m.dense_ffn_hidden) == (1, 3, 18432)
+    assert m.params_total == pytest.approx(671e9, rel=0.02) and m.params_active == pytest.approx(37e9, rel=0.06)
+    assert not notes
+    bare, _ = model_from_row(row.model_copy(update={"notes": ""}), 4096)
+    assert bare.n_shared_experts == 0 and bare.params_total > 1.04 * 671e9

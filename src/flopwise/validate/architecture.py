@@ -69,11 +69,34 @@ def model_from_row(row: TrainingRun | InferenceRun, max_seq_len: int = 2048) -> 
         notes.append(f"vocab not given: assumed {vocab}")
     text = (row.notes or "").lower()
     parallel = "parallel attention" in text or "parallel attn" in text or "parallel_attn" in text
+    moe = _moe_from_notes(text, shape["layers"]) if (row.experts or 0) > 0 else {}
     spec = ModelSpec(
         name=row.model or row.id, n_layers=shape["layers"], d_model=shape["hidden"], n_heads=shape["heads"],
         n_kv_heads=kv_heads, ffn_hidden=shape["ffn_hidden"], mlp="gelu" if gelu else "swiglu",
         vocab_size=vocab, max_seq_len=max_seq_len, tied_embeddings=gelu,
         norm="layernorm" if gelu else "rmsnorm", attn_bias=gelu, mlp_bias=gelu, parallel_attn_mlp=parallel,
-        n_experts=row.experts or 0, experts_per_token=row.experts_per_token or 0,
+        n_experts=row.experts or 0, experts_per_token=row.experts_per_token or 0, **moe,
     )
+    if row.active_params_b and spec.is_moe:
+        off = spec.params_active / (row.active_params_b * 1e9) - 1
+        if abs(off) > 0.10:
+            notes.append(f"active parameters from the columns and notes: {spec.params_active / 1e9:.1f}B, "
+                         f"{off:+.0%} off the published {row.active_params_b:g}B")
     return spec, notes
+
+
+def _moe_from_notes(text: str, layers: int) -> dict:
+    """Shared experts and leading dense layers of a MoE model, which the schema keeps in the notes:
+    "2 shared experts", "first 3 layers dense", "1 dense layer", "dense ffn 18432"."""
+    import re
+
+    out: dict = {}
+    if m := re.search(r"(\d+)\s+shared[\s-]+experts?", text):
+        out["n_shared_experts"] = int(m.group(1))
+    m = (re.search(r"first\s+(\d+)\s+(?:transformer\s+)?layers?\s+(?:are\s+|use\s+(?:a\s+)?)?dense", text)
+         or re.search(r"(\d+)\s+(?:leading\s+)?dense\s+(?:mlp\s+|ffn\s+)?layers?", text))
+    if m and 0 < int(m.group(1)) < layers:
+        out["n_dense_layers"] = int(m.group(1))
+        if d := re.search(r"dense[^;,.]{0,40}?(?:ffn|mlp|intermediate)(?:[_\s]size)?\s*[=:]?\s*(\d{3,6})", text):
+            out["dense_ffn_hidden"] = int(d.group(1))
+    return out
