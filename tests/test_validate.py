@@ -148,3 +148,22 @@ def test_moe_shared_experts_and_dense_layers_come_from_the_notes():
     assert not notes
     bare, _ = model_from_row(row.model_copy(update={"notes": ""}), 4096)
     assert bare.n_shared_experts == 0 and bare.params_total > 1.04 * 671e9
+
+
+def test_rows_the_model_cannot_take_are_skipped_with_a_reason_not_a_crash(tmp_path: Path, cli):
+    rows = list(csv.DictReader(open(TRAINING, newline="")))
+    base = next(r for r in rows if r["id"] == "torchtitan-a100-1")
+    bad_heads = {**base, "id": "bad-heads", "heads": "7", "kv_heads": "3"}  # 3 does not divide 7
+    moe_no_k = {**base, "id": "moe-no-k", "experts": "8", "experts_per_token": "", "active_params_b": ""}
+    path = tmp_path / "odd.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
+        w.writeheader()
+        w.writerows([bad_heads, moe_no_k, base])
+    out = cli("validate", "--runs", str(path), "--json", check=True)
+    rep = json.loads(out.stdout)
+    by = {r["id"]: r for r in rep["rows"]}
+    assert by["bad-heads"]["error"] is None and by["bad-heads"]["note"].startswith("skipped:")
+    assert "\n" not in by["bad-heads"]["note"]
+    assert by["moe-no-k"]["error"] is not None and "experts per token not given: assumed 2" in by["moe-no-k"]["note"]
+    assert by["torchtitan-a100-1"]["error"] is not None

@@ -6,6 +6,9 @@ per row) and each assumption is returned as a note, so the report says what was 
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
+from flopwise.catalog.models import pydantic_message
 from flopwise.catalog.runs import InferenceRun, TrainingRun
 from flopwise.errors import FlopwiseError
 from flopwise.spec.model import ModelSpec
@@ -69,14 +72,33 @@ def model_from_row(row: TrainingRun | InferenceRun, max_seq_len: int = 2048) -> 
         notes.append(f"vocab not given: assumed {vocab}")
     text = (row.notes or "").lower()
     parallel = "parallel attention" in text or "parallel attn" in text or "parallel_attn" in text
-    moe = _moe_from_notes(text, shape["layers"]) if (row.experts or 0) > 0 else {}
-    spec = ModelSpec(
-        name=row.model or row.id, n_layers=shape["layers"], d_model=shape["hidden"], n_heads=shape["heads"],
-        n_kv_heads=kv_heads, ffn_hidden=shape["ffn_hidden"], mlp="gelu" if gelu else "swiglu",
-        vocab_size=vocab, max_seq_len=max_seq_len, tied_embeddings=gelu,
-        norm="layernorm" if gelu else "rmsnorm", attn_bias=gelu, mlp_bias=gelu, parallel_attn_mlp=parallel,
-        n_experts=row.experts or 0, experts_per_token=row.experts_per_token or 0, **moe,
-    )
+    experts = row.experts or 0
+    moe = _moe_from_notes(text, shape["layers"]) if experts > 0 else {}
+
+    def build(k: int) -> ModelSpec:
+        try:
+            return ModelSpec(
+                name=row.model or row.id, n_layers=shape["layers"], d_model=shape["hidden"], n_heads=shape["heads"],
+                n_kv_heads=kv_heads, ffn_hidden=shape["ffn_hidden"], mlp="gelu" if gelu else "swiglu",
+                vocab_size=vocab, max_seq_len=max_seq_len, tied_embeddings=gelu,
+                norm="layernorm" if gelu else "rmsnorm", attn_bias=gelu, mlp_bias=gelu, parallel_attn_mlp=parallel,
+                n_experts=experts, experts_per_token=k, **moe,
+            )
+        except ValidationError as exc:  # the columns do not make a model
+            raise FlopwiseError(pydantic_message(exc, "the row's architecture")) from None
+
+    k = row.experts_per_token or 0
+    if experts and not k:
+        # routed experts per token not given: the count that matches the published active parameters,
+        # else top-2 (GShard, Switch-style top-1 is rarer at scale)
+        cands = range(1, experts + 1)
+        if row.active_params_b:
+            k = min(cands, key=lambda c: abs(build(c).params_active - row.active_params_b * 1e9))
+            notes.append(f"experts per token not given: {k} matches the published active parameters")
+        else:
+            k = min(2, experts)
+            notes.append(f"experts per token not given: assumed {k}")
+    spec = build(k)
     if row.active_params_b and spec.is_moe:
         off = spec.params_active / (row.active_params_b * 1e9) - 1
         if abs(off) > 0.10:

@@ -168,6 +168,9 @@ def score_inference_row(row: InferenceRun) -> RowScore:
                         plan=plan, note="; ".join(notes))
     except FlopwiseError as exc:
         return RowScore(id=row.id, metric="", predicted=None, measured=None, error=None, note=f"skipped: {exc}")
+    except Exception as exc:  # one row the estimator cannot handle must not sink the whole report
+        return RowScore(id=row.id, metric="", predicted=None, measured=None, error=None,
+                        note=f"skipped: could not be evaluated ({type(exc).__name__}: {exc})")
 
 
 def is_throughput_metric(score: RowScore) -> bool:

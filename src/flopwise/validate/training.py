@@ -223,3 +223,6 @@ def score_training_row(row: TrainingRun) -> RowScore:
                         plan=plan.label(), note="; ".join(notes))
     except FlopwiseError as exc:
         return RowScore(id=row.id, metric="", predicted=None, measured=None, error=None, note=f"skipped: {exc}")
+    except Exception as exc:  # one row the estimator cannot handle must not sink the whole report
+        return RowScore(id=row.id, metric="", predicted=None, measured=None, error=None,
+                        note=f"skipped: could not be evaluated ({type(exc).__name__}: {exc})")
