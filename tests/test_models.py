@@ -390,6 +390,8 @@ def test_fetch_failure_is_one_line(monkeypatch):
         raise OSError("Connection refused\nretry later")
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", boom)
+    monkeypatch.setattr(hf_config, "hub_reachable", lambda *a, **k: True)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     with pytest.raises(FlopwiseError) as exc:
         fetch_hf_config("meta-llama/Llama-2-7b-hf")
     msg = str(exc.value)
@@ -403,13 +405,44 @@ def test_fetch_reads_the_downloaded_file(monkeypatch):
     calls = []
 
     def fake(repo_id, filename, **kw):
-        calls.append((repo_id, filename))
+        calls.append((repo_id, filename, kw.get("local_files_only", False)))
+        if kw.get("local_files_only"):
+            raise FileNotFoundError("not in the cache")
         return str(HF / "Mixtral-8x7B-v0.1" / "config.json")
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake)
+    monkeypatch.setattr(hf_config, "hub_reachable", lambda *a, **k: True)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     cfg = fetch_hf_config("mistralai/Mixtral-8x7B-v0.1")
-    assert calls == [("mistralai/Mixtral-8x7B-v0.1", "config.json")]
+    # the cache first (no network), then the download
+    assert calls == [("mistralai/Mixtral-8x7B-v0.1", "config.json", True), ("mistralai/Mixtral-8x7B-v0.1", "config.json", False)]
     assert model_from_hf_config(cfg, "mistralai/Mixtral-8x7B-v0.1").params_total == get_model("mixtral-8x7b").params_total
+
+
+def test_an_unreachable_hub_fails_at_once_and_a_cached_config_needs_no_network(monkeypatch):
+    import time
+
+    import huggingface_hub
+
+    def not_cached(repo_id, filename, **kw):
+        if kw.get("local_files_only"):
+            raise FileNotFoundError("not in the cache")
+        raise AssertionError("must not try the network when the Hub is unreachable")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", not_cached)
+    monkeypatch.setattr(hf_config, "hub_reachable", lambda *a, **k: False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    t0 = time.perf_counter()
+    with pytest.raises(FlopwiseError, match="not reachable.*pass a local config.json path instead"):
+        fetch_hf_config("meta-llama/Llama-2-7b-hf")
+    assert time.perf_counter() - t0 < 1.0
+
+    def cached(repo_id, filename, **kw):
+        assert kw.get("local_files_only"), "a cached config must not touch the network"
+        return str(HF / "Llama-2-7b-hf" / "config.json")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", cached)
+    assert fetch_hf_config("meta-llama/Llama-2-7b-hf")["model_type"] == "llama"
 
 
 def test_module_exports():

@@ -342,9 +342,31 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+HUB_PROBE_TIMEOUT_S = 3.0
+
+
+def hub_reachable(timeout_s: float = HUB_PROBE_TIMEOUT_S) -> bool:
+    """Whether the Hub's host answers a TCP connect quickly. Skipped (True) behind a proxy, where a
+    direct connect says nothing; offline machines otherwise wait through huggingface_hub's retries."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", url.port or 443), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 def fetch_hf_config(repo_id: str) -> dict:
-    """config.json of a Hub repository (uses the local Hugging Face cache when it has it)."""
+    """config.json of a Hub repository: from the local Hugging Face cache when it has it (no network),
+    else downloaded; an unreachable Hub fails at once with one line."""
     import logging
+    import os
 
     import huggingface_hub
 
@@ -353,7 +375,12 @@ def fetch_hf_config(repo_id: str) -> dict:
     level = hub_logger.level
     hub_logger.setLevel(logging.ERROR)  # its per-retry warnings would break the one-line contract
     try:
-        path = download(repo_id, "config.json")
+        try:
+            path = download(repo_id, "config.json", local_files_only=True)
+        except Exception:  # not cached (or an old cache layout): go to the network
+            if os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("", "0", "false", "no") or not hub_reachable():
+                raise ConnectionError("the Hub is not reachable from this machine (offline)") from None
+            path = download(repo_id, "config.json")
         with open(path, encoding="utf-8") as fh:
             cfg = json.load(fh)
     except json.JSONDecodeError as exc:
