@@ -413,6 +413,18 @@ def test_fit(client):
     assert "give 'gpu'" in detail(client.post("/api/fit", json={"model": "llama-3-70b", "gpus": 8}))
 
 
+@_needs("budget")
+def test_budget_is_the_cli_json(client, cli):
+    got = client.post("/api/budget", json={"gpu": "h100-sxm5-80gb", "usd": "1000"}).json()
+    want = json.loads(cli("budget", "--gpu", "h100-sxm5-80gb", "--usd", "1000", "--json", check=True).stdout)
+    assert got == want
+    assert got["gpu_hours"] == pytest.approx(1000 / got["usd_per_gpu_hour"])
+    have = client.post("/api/budget", json={"gpu": "a100-sxm4-80gb", "gpus": 8, "days": 1}).json()
+    assert have["gpu_hours"] == pytest.approx(8 * 24)
+    assert "field 'gpu'" in detail(client.post("/api/budget", json={"usd": 1000}))
+    assert "unknown accelerator" in detail(client.post("/api/budget", json={"gpu": "h1000", "usd": 1000}))
+
+
 @_needs("scale")
 def test_scale_is_the_cli_json(client, cli):
     got = client.post("/api/scale", json={"compute": "5.76e23", "gpu": "h100-sxm5-80gb", "inference_tokens": "2T"}).json()

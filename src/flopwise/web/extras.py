@@ -1,4 +1,4 @@
-"""Endpoints for the optional planners: serve, compare (Pareto front), fit, scale (curves).
+"""Endpoints for the optional planners: serve, compare (Pareto front), fit, scale (curves), budget.
 
 Each section is offered only when its planner module is importable, so the web app keeps working while
 those modules are being built. Each endpoint calls the planner's public functions the way the matching
@@ -30,6 +30,7 @@ _MODULES = {
     "compare": ("flopwise.plan.compare", "flopwise.catalog.prices"),
     "fit": ("flopwise.plan.fit",),
     "scale": ("flopwise.estimate.scaling", "flopwise.cli.scale_cmd"),
+    "budget": ("flopwise.plan.budget",),
 }
 
 
@@ -219,8 +220,37 @@ class ScaleRequest(_Body):
         return v or None
 
 
+class BudgetRequest(_Body):
+    """The inputs of `flopwise budget` (bundled prices only): dollars, or GPUs for a number of days."""
+
+    gpu: str = Field(max_length=100, description="accelerator id, e.g. h100-sxm5-80gb")
+    usd: float | str | None = Field(default=None, description="dollars to spend, e.g. 1000 or 10M")
+    gpus: int | None = Field(default=None, gt=0, le=MAX_GPUS, description="GPUs you have (with days), or to spread usd over")
+    days: float | None = Field(default=None, gt=0, le=36_500, description="days you have the GPUs for")
+    cloud: str | None = Field(default=None, max_length=40, description="price from this cloud (default: cheapest)")
+    price_per_gpu_hour: float | None = Field(default=None, gt=0, le=10_000)
+    spot: bool = False
+    mfu: float | None = Field(default=None, gt=0, le=1, description="assumed MFU (default 0.40)")
+    dataset_tokens: float | str = Field(default=1e9, description="fine-tuning dataset size in tokens, e.g. 1e9 or 500M")
+    epochs: float = Field(default=1.0, gt=0, le=1000)
+    model: str = Field(default="llama-3-8b", max_length=100, description="catalog model to price serving for")
+    input_tokens: int = Field(default=1000, gt=0, le=10_000_000)
+    output_tokens: int = Field(default=200, gt=0, le=10_000_000)
+
+    @field_validator("usd", "dataset_tokens")
+    @classmethod
+    def _count(cls, v, info):
+        return None if v in (None, "") else parse_count(v, info.field_name, 1e40)
+
+    @field_validator("cloud", mode="after")
+    @classmethod
+    def _empty(cls, v):
+        return v or None
+
+
 REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "/api/serve": ServeRequest, "/api/compare": CompareRequest, "/api/fit": FitRequest, "/api/scale": ScaleRequest,
+    "/api/budget": BudgetRequest,
 }
 
 
@@ -346,6 +376,16 @@ def run_scale(req: ScaleRequest) -> dict:
     return out
 
 
+def run_budget(req: BudgetRequest) -> dict:
+    """What `flopwise budget --json` prints (bundled price catalog; same function as the CLI)."""
+    from flopwise.catalog.prices import bundled_catalog
+    from flopwise.plan.budget import budget
+
+    res = budget(req.gpu, req.usd, req.gpus, req.days, req.price_per_gpu_hour, req.cloud, req.spot, bundled_catalog(),
+                 req.mfu, req.dataset_tokens, req.epochs, req.model, req.input_tokens, req.output_tokens)
+    return res.model_dump()
+
+
 # ---- routes ---------------------------------------------------------------------------------------------
 
 
@@ -368,6 +408,12 @@ def register(app: FastAPI) -> None:
                   summary="will it fit: pre-training, full fine-tune, LoRA, QLoRA and serving on N GPUs")
         def post_fit(req: FitRequest) -> JSONResponse:
             return JSONResponse(to_jsonable(run_fit(req)))
+
+    if have["budget"]:
+        @app.post("/api/budget", tags=["budget"],
+                  summary="`flopwise budget --json`: GPU-hours, compute-optimal model, LoRA-able model, tokens servable")
+        def post_budget(req: BudgetRequest) -> JSONResponse:
+            return JSONResponse(to_jsonable(run_budget(req)))
 
     if have["scale"]:
         @app.post("/api/scale", tags=["scale"],
