@@ -66,6 +66,7 @@ ROUND_TRIPS = {
         ParallelPlan(tp=8, pp=2, dp=4, micro_batch=4, sharding="none", recompute="selective", flash_attention=False),
         ParallelPlan(tp=8, pp=4, dp=2, vpp=2, micro_batch=1, sharding="distributed-optimizer", recompute="block",
                      recompute_layers=3),
+        ParallelPlan(tp=8, pp=1, dp=8, micro_batch=1, sharding="distributed-optimizer", recompute="full", tp_overlap=True),
     ],
     "torchtitan": [
         ParallelPlan(tp=8, pp=1, dp=8, micro_batch=1, sharding="fsdp", recompute="selective"),
@@ -73,6 +74,7 @@ ROUND_TRIPS = {
         ParallelPlan(tp=2, pp=1, dp=32, micro_batch=2, sharding="hsdp", recompute="full", precision="fp8"),
         ParallelPlan(tp=8, pp=1, dp=8, micro_batch=1, sharding="zero2", recompute="full", precision="fp32"),
         ParallelPlan(tp=1, pp=1, dp=64, micro_batch=1, sharding="none", recompute="full", sequence_parallel=False),
+        ParallelPlan(tp=8, pp=1, dp=8, micro_batch=1, sharding="fsdp", recompute="full", tp_overlap=True),
     ],
     "deepspeed": [
         ParallelPlan(tp=1, pp=1, dp=64, micro_batch=2, sharding="zero3", recompute="full", sequence_parallel=False),

@@ -270,3 +270,22 @@ def test_a_power_capped_h100_sustains_less_compute_by_the_dvfs_law():
         res = evaluate(job, [plan], 8)
         steps[acc] = float(res.compute_s[0])
     assert steps["h100-sxm5-96gb"] == pytest.approx(steps["h100-sxm5-80gb"] / power_cap_factor(capped), rel=0.02)
+
+
+def test_tp_comm_overlap_hides_tensor_parallel_traffic_behind_the_gemms():
+    from flopwise.estimate import efficiency as E
+    from flopwise.plan.parallel import parse_plan_spec
+
+    job = TrainingJob(get_model("llama-3-70b"), H100, 512, 8192)
+    kw = dict(tp=8, pp=1, dp=8, micro_batch=1, sharding="fsdp", recompute="full")
+    plain, over = (ParallelPlan(tp_overlap=o, **kw) for o in (False, True))
+    res = evaluate(job, [plain, over], 64)
+    assert res.tp_comm_s[1] < res.tp_comm_s[0]
+    # at most (1 - overlap efficiency) of it stays exposed when the GEMMs are longer than the collectives
+    assert res.tp_comm_s[1] >= (1 - E.OVERLAP_EFFICIENCY) * res.tp_comm_s[0] - 1e-9
+    assert res.step_s[1] < res.step_s[0] and res.compute_s[1] == res.compute_s[0]
+    assert over.label().endswith("sp tp-overlap")
+    assert parse_plan_spec("tp=8,async_tp=true") == {"tp": 8, "tp_overlap": True}
+    # the planner does not assume it (Megatron-LM and torchtitan default it off) unless asked
+    assert not plan_training(job, 64, 1e12).plan.tp_overlap
+    assert plan_training(job, 64, 1e12, fixed={"tp": 8, "tp_overlap": True}).plan.tp_overlap

@@ -59,6 +59,7 @@ class PlanArrays:
     recompute: np.ndarray  # 0 none, 1 selective, 2 full, 3 block
     rec_layers: np.ndarray  # block: layers of each model chunk recomputed (0 = as few as fit)
     sp: np.ndarray  # bool: sequence parallel
+    tp_overlap: np.ndarray  # bool: TP collectives overlapped with the GEMMs (needs sp)
     flash: np.ndarray  # bool
 
     @classmethod
@@ -73,6 +74,7 @@ class PlanArrays:
             deepspeed=arr(lambda p: p.sharding in ("zero1", "zero2", "zero3"), bool),
             recompute=arr(lambda p: RECOMPUTE_CODE[p.recompute]), rec_layers=arr(lambda p: p.recompute_layers or 0),
             sp=arr(lambda p: p.sequence_parallel and p.tp > 1, bool), flash=arr(lambda p: p.flash_attention, bool),
+            tp_overlap=arr(lambda p: p.tp_overlap and p.sequence_parallel and p.tp > 1, bool),
         )
 
     def __len__(self) -> int:
@@ -332,6 +334,10 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     tp_one = _collective_time(act_msg, tp, 2.0, tp_bw, tp_lat)  # all-reduce (= all-gather + reduce-scatter)
     tp_fwd = 2.0 * tp_one
     tp_bwd = 2.0 * tp_one
+    # TP overlap (all-gather/reduce-scatter split into chunks pipelined with the GEMMs that consume or
+    # produce them) exposes only what the overlap leaves (see _overlap)
+    tp_fwd = np.where(pa.tp_overlap, _overlap(mm_fwd, tp_fwd) - mm_fwd, tp_fwd)
+    tp_bwd = np.where(pa.tp_overlap, _overlap(2.0 * mm_fwd, tp_bwd) - 2.0 * mm_fwd, tp_bwd)
 
     # context parallel: ring exchange of K and V chunks, overlapped with attention compute
     kv_msg = tokens_mb * 2.0 * m_.kv_heads * m_.hd * 2.0 / np.minimum(tp, kv)

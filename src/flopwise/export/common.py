@@ -118,10 +118,13 @@ def nodes_for(gpus: int, gpus_per_node: int) -> tuple[int, int]:
 
 
 def canonical(plan: ParallelPlan) -> ParallelPlan:
-    """Drop settings that do nothing: sequence parallel without TP, weight/optimizer sharding without DP."""
+    """Drop settings that do nothing: sequence parallel (and TP overlap) without TP, TP overlap without
+    sequence parallel, weight/optimizer sharding without DP."""
     upd: dict = {}
     if plan.tp == 1 and plan.sequence_parallel:
         upd["sequence_parallel"] = False
+    if plan.tp_overlap and (plan.tp == 1 or not plan.sequence_parallel):
+        upd["tp_overlap"] = False
     if plan.dp == 1 and plan.sharding != "none":
         upd["sharding"] = "none"
     return plan.model_copy(update=upd) if upd else plan

@@ -69,6 +69,8 @@ def build_args(ctx: c.ExportContext) -> list[tuple[str, list[str]]]:
         par += ["--expert-model-parallel-size", str(p.ep)]
     if p.sequence_parallel:
         par += ["--sequence-parallel"]
+    if p.tp_overlap:
+        par += ["--tp-comm-overlap"]
     out.append((f"parallelism (data parallel = GPUs / (tp*pp*cp) = {p.dp})", par))
 
     batch = ["--micro-batch-size", str(p.micro_batch), "--global-batch-size", str(job.global_batch),
@@ -292,6 +294,7 @@ def read(out_dir: Path) -> tuple[ParallelPlan, int]:
         tp=tp, pp=pp, dp=dp, cp=cp, ep=num("--expert-model-parallel-size", 1), vpp=vpp, micro_batch=mb,
         sharding=sharding, recompute=recompute, recompute_layers=recompute_layers,
         sequence_parallel=bool(a.get("--sequence-parallel")) and tp > 1,
+        tp_overlap=bool(a.get("--tp-comm-overlap")) and bool(a.get("--sequence-parallel")) and tp > 1,
         precision=precision, flash_attention=a.get("--attention-backend", "auto") in FLASH_BACKENDS,
     )
     return plan, n

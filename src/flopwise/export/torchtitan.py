@@ -102,7 +102,8 @@ def tables(ctx: c.ExportContext) -> tuple[dict[str, dict], dict[str, list[str]]]
         "steps": ctx.steps,
         "dataset": "c4",
         "mixed_precision_param": "float32" if p.precision == "fp32" else "bfloat16",
-        "compile": False,
+        # async TP is a torch.compile pass
+        "compile": p.tp_overlap,
     }
     par: dict = {
         "data_parallel_replicate_degree": rep,
@@ -111,6 +112,8 @@ def tables(ctx: c.ExportContext) -> tuple[dict[str, dict], dict[str, list[str]]]
         "pipeline_parallel_degree": p.pp,
         "context_parallel_degree": p.cp,
     }
+    if p.tp_overlap:
+        par["enable_async_tensor_parallel"] = True
     if shard > 1:
         par["fsdp_reshard_after_forward"] = "never" if p.sharding == "zero2" else "always"
     if p.pp > 1:
@@ -211,8 +214,12 @@ def read(out_dir: Path) -> tuple[ParallelPlan, int]:
     mode = cfg.get("activation_checkpoint", {}).get("mode", "selective")
     if mode not in ("none", "selective", "full"):
         raise FlopwiseError(f"{path}: unknown activation_checkpoint.mode {mode!r}")
+    async_tp = bool(par.get("enable_async_tensor_parallel")) and tp > 1
+    if async_tp and not tr.get("compile"):
+        raise FlopwiseError(f"{path}: parallelism.enable_async_tensor_parallel needs training.compile = true")
     plan = ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, vpp=vpp, micro_batch=mb, sharding=sharding,
-                        recompute=mode, sequence_parallel=tp > 1, precision=precision, flash_attention=True)
+                        recompute=mode, sequence_parallel=tp > 1, tp_overlap=async_tp, precision=precision,
+                        flash_attention=True)
     return plan, world(out_dir)
 
 

@@ -47,6 +47,8 @@ class ParallelPlan(BaseModel):
         default=None, gt=0,
         description="recompute=block: layers of each model chunk recomputed in full; None = as few as fit")
     sequence_parallel: bool = True
+    tp_overlap: bool = Field(default=False, description="tensor-parallel collectives overlapped with the GEMMs "
+                             "(Megatron --tp-comm-overlap, torchtitan async TP); needs sequence parallel")
     precision: Literal["bf16", "fp16", "fp8", "fp32"] = "bf16"
     flash_attention: bool = True
 
@@ -74,6 +76,8 @@ class ParallelPlan(BaseModel):
         parts += [f"mb={self.micro_batch}", self.sharding, f"recompute={rec}"]
         if self.tp > 1 and self.sequence_parallel:
             parts.append("sp")
+        if self.tp > 1 and self.tp_overlap:
+            parts.append("tp-overlap")
         return " ".join(parts)
 
 
@@ -81,6 +85,7 @@ PLAN_KEYS = {
     "tp": int, "pp": int, "dp": int, "cp": int, "ep": int, "vpp": int,
     "mb": int, "micro_batch": int, "sharding": str, "recompute": str, "sp": str, "sequence_parallel": str,
     "precision": str, "flash": str, "flash_attention": str, "recompute_layers": int,
+    "tp_overlap": str, "async_tp": str,
 }
 
 
@@ -119,6 +124,8 @@ def parse_plan_spec(text: str) -> dict:
             out["sequence_parallel"] = _bool(value, key)
         elif key in {"flash", "flash_attention"}:
             out["flash_attention"] = _bool(value, key)
+        elif key in {"tp_overlap", "async_tp"}:
+            out["tp_overlap"] = _bool(value, key)
         elif key == "sharding":
             if value not in SHARDINGS:
                 raise FlopwiseError(f"unknown sharding '{value}'; accepted: {', '.join(SHARDINGS)}")

@@ -34,6 +34,7 @@ class SearchSpace:
     recompute: tuple[str, ...] = ("none", "selective", "full", "block")
     recompute_layers: int | None = None  # block recompute: pinned layers per chunk (None = as few as fit)
     sequence_parallel: tuple[bool, ...] = (True,)
+    tp_overlap: bool = False  # off by default, as in Megatron-LM and torchtitan; pin it where the stack has it
     flash_attention: bool = True
     max_tp: int = 64
     max_mb: int = 16
@@ -58,6 +59,8 @@ class SearchSpace:
             kw["sequence_parallel"] = (fields["sequence_parallel"],)
         if "flash_attention" in fields:
             kw["flash_attention"] = fields["flash_attention"]
+        if "tp_overlap" in fields:
+            kw["tp_overlap"] = bool(fields["tp_overlap"])
         return cls(**kw)
 
 
@@ -108,6 +111,7 @@ def candidate_arrays(job: TrainingJob, n_gpus: int, space: SearchSpace) -> PlanA
         recompute=np.array(recs, dtype=np.int64)[ri], rec_layers=np.full(total, space.recompute_layers or 0, dtype=np.int64),
         sp=np.array(sps, dtype=bool)[si] & (tp_col > 1),
         flash=np.full(total, space.flash_attention, dtype=bool),
+        tp_overlap=np.full(total, space.tp_overlap, dtype=bool) & (tp_col > 1) & np.array(sps, dtype=bool)[si],
     )
 
 
@@ -132,7 +136,7 @@ def plan_at(pa: PlanArrays, i: int, precision: str, res: TrainingArrays | None =
         tp=int(pa.tp[i]), pp=int(pa.pp[i]), dp=int(pa.dp[i]), cp=int(pa.cp[i]), ep=int(pa.ep[i]),
         vpp=int(pa.vpp[i]), micro_batch=int(pa.mb[i]), sharding=sharding,
         recompute=RECOMPUTE_NAMES[int(pa.recompute[i])], sequence_parallel=bool(pa.sp[i]),
-        recompute_layers=_block_layers(pa, i, res),
+        recompute_layers=_block_layers(pa, i, res), tp_overlap=bool(pa.tp_overlap[i]),
         precision=precision, flash_attention=bool(pa.flash[i]),
     )
 

@@ -55,6 +55,17 @@ def counts_attention_flops(row: TrainingRun) -> bool:
     return not (six_n and not re.search(r"6\s*[·*x×]?\s*n\s*\+\s*(?:12|attention|attn)", text))
 
 
+TP_OVERLAP_WORDS = ("async tp", "asynctp", "async tensor parallel", "tp-comm-overlap", "tp comm overlap",
+                    "tp communication overlap", "tp_comm_overlap")
+
+
+def overlaps_tp_comm(row: TrainingRun) -> bool:
+    """Whether the notes say tensor-parallel communication was overlapped with the GEMMs (off by default
+    in Megatron-LM and torchtitan, so only when stated)."""
+    text = (row.notes or "").lower()
+    return any(w in text for w in TP_OVERLAP_WORDS)
+
+
 FLASH_WORDS = ("flash", "xformers", "memory-efficient attention", "memory efficient attention", "sdpa")
 
 
@@ -86,6 +97,8 @@ def _pinned(row: TrainingRun) -> dict:
     years = _source_years(row)
     if row.sequence_parallel is None and years and min(years) <= 2021:
         fixed["sequence_parallel"] = False  # sequence parallelism appeared in 2022 (Korthikanti et al.)
+    if overlaps_tp_comm(row):
+        fixed["tp_overlap"] = True
     for key in ("tp", "pp", "cp", "ep", "vpp"):
         v = getattr(row, key)
         if v is not None:
