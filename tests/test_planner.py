@@ -289,3 +289,16 @@ def test_tp_comm_overlap_hides_tensor_parallel_traffic_behind_the_gemms():
     # the planner does not assume it (Megatron-LM and torchtitan default it off) unless asked
     assert not plan_training(job, 64, 1e12).plan.tp_overlap
     assert plan_training(job, 64, 1e12, fixed={"tp": 8, "tp_overlap": True}).plan.tp_overlap
+
+
+def test_nvlink_bridges_join_pairs_only_so_pcie_cards_collect_over_pcie():
+    from flopwise.catalog.accelerators import get_accelerator
+
+    pcie, sxm = get_accelerator("a100-pcie-80gb"), get_accelerator("a100-sxm4-80gb")
+    assert pcie.intra_node_bw_bytes_per_s == pytest.approx(32e9)  # PCIe Gen4 x16, one direction
+    plan = ParallelPlan(tp=8, pp=1, dp=1, micro_batch=1, sharding="none", recompute="full")
+    t = {}
+    for acc in ("a100-pcie-80gb", "a100-sxm4-80gb"):
+        job = TrainingJob(get_model("llama-2-13b"), make_cluster(gpu=acc), 8, 4096)
+        t[acc] = float(evaluate(job, [plan], 8).tp_comm_s[0])
+    assert t["a100-pcie-80gb"] > 5 * t["a100-sxm4-80gb"]
