@@ -302,3 +302,28 @@ def test_nvlink_bridges_join_pairs_only_so_pcie_cards_collect_over_pcie():
         job = TrainingJob(get_model("llama-2-13b"), make_cluster(gpu=acc), 8, 4096)
         t[acc] = float(evaluate(job, [plan], 8).tp_comm_s[0])
     assert t["a100-pcie-80gb"] > 5 * t["a100-sxm4-80gb"]
+
+
+def test_context_parallel_ranks_join_the_gradient_reduction_and_the_sharding():
+    """CP ranks hold the same weights: grads are reduced, and ZeRO/FSDP state sharded, over dp·cp."""
+    job = TrainingJob(get_model("llama-3-8b"), H100, 8, 32768)
+    fsdp = [ParallelPlan(tp=1, pp=1, dp=8 // c, cp=c, micro_batch=1, sharding="fsdp", recompute="full") for c in (1, 2, 8)]
+    res = evaluate(job, fsdp, 8)
+    states = res.weights_bytes + res.gradients_bytes + res.optimizer_bytes
+    assert states[0] == pytest.approx(states[1]) == pytest.approx(states[2])
+    p = get_model("llama-3-8b").params_total
+    assert res.optimizer_bytes[2] == pytest.approx(12 * p / 8)  # dp=1, cp=8: still sharded eight ways
+    ddp = evaluate(job, [ParallelPlan(tp=1, pp=1, dp=1, cp=8, micro_batch=1, sharding="none", recompute="full")], 8)
+    assert ddp.dp_comm_s[0] > 0  # the eight CP ranks all-reduce their gradients
+
+
+def test_the_loss_peak_over_a_large_vocabulary_is_counted():
+    from flopwise.estimate.memory import LOSS_PEAK_BYTES_PER_LOGIT, logits_bytes
+
+    m = get_model("llama-3-8b")
+    assert logits_bytes(m, 32768, 1) == pytest.approx(LOSS_PEAK_BYTES_PER_LOGIT * 32768 * 128256)
+    assert logits_bytes(m, 32768, 1, tp=8, cp=2) == pytest.approx(logits_bytes(m, 32768, 1) / 16)
+    # torchtitan: Llama 3.1 8B at 32k tokens on 8 H100 96GB (FSDP, full AC) peaked at 83.9 GiB
+    job = TrainingJob(m, make_cluster(gpu="h100-sxm5-96gb"), 8, 32768)
+    res = evaluate(job, [ParallelPlan(tp=1, pp=1, dp=8, micro_batch=1, sharding="fsdp", recompute="full")], 8)
+    assert 0.8 * 83.9 < float(res.memory_bytes[0]) / 2**30 < 83.9 * 1.05

@@ -110,9 +110,16 @@ def activation_bytes_per_layer(
     return float(out) if out.ndim == 0 else out
 
 
-def logits_bytes(model: ModelSpec, seq_len: int, micro_batch: int, tp: int = 1, cp: int = 1) -> float:
-    """Logits kept for the loss on the last pipeline stage (fp32, vocab split over TP)."""
-    return 4.0 * seq_len / cp * micro_batch * model.vocab_size / tp
+# Peak bytes per logit element while the loss runs (PyTorch cross-entropy on upcast logits): the 16-bit
+# logits the training loop still holds (2), the fp32 log-softmax output saved for backward (4) and, in
+# backward, its fp32 gradient (4); the fp32 copy made for the loss is transient. With a 128k vocabulary
+# this is the largest single allocation of a long-sequence step (torchtitan's 8B at 32k tokens).
+LOSS_PEAK_BYTES_PER_LOGIT = 10.0
+
+
+def logits_bytes(model: ModelSpec, seq_len: int, micro_batch, tp=1, cp=1):
+    """Peak bytes of the loss over the logits on the last pipeline stage (vocab split over TP)."""
+    return LOSS_PEAK_BYTES_PER_LOGIT * seq_len / cp * micro_batch * model.vocab_size / tp
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from flopwise.estimate.flops import (
     lm_head_params,
     training_flops_per_token,
 )
-from flopwise.estimate.memory import activation_bytes_per_layer, optimizer_state_bytes
+from flopwise.estimate.memory import activation_bytes_per_layer, logits_bytes, optimizer_state_bytes
 from flopwise.plan.parallel import RECOMPUTE_CODE, ZERO_STAGE, ParallelPlan
 from flopwise.spec.hardware import Cluster
 from flopwise.spec.model import ModelSpec
@@ -205,9 +205,13 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     p_gpu = p_nonexp_gpu + p_exp_gpu
 
     # ---- model state memory (sharding over the data-parallel group) --------
-    shard = dp.copy()
+    # Context-parallel ranks hold the same weights and see different tokens, so gradients are reduced,
+    # and ZeRO/FSDP state sharded, over dp·cp ranks (Megatron's data-parallel group "with context
+    # parallel", torchtitan's dp_shard_cp mesh).
+    dpcp = dp * cp
+    shard = dpcp.copy()
     if np.any(pa.hsdp):
-        shard = np.where(pa.hsdp, np.minimum(dp, np.maximum(cl.gpus_per_node // np.maximum(pa.tp, 1), 1)), dp)
+        shard = np.where(pa.hsdp, np.minimum(dpcp, np.maximum(cl.gpus_per_node // np.maximum(pa.tp, 1), 1)), dpcp)
     exp_shard = np.maximum(shard / ep, 1)
     w_bytes_el = 4.0 if job.precision == "fp32" else 2.0
     opt_el = optimizer_state_bytes(job.optimizer)
@@ -243,7 +247,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     act_layer = activation_bytes_per_layer(m_, s, mb, tp, sp, rec, flash, cp)
     in_flight = np.minimum(m, pp)
     interleave = np.where(vpp > 1, 1.0 + (pp - 1) / (pp * vpp), 1.0)
-    logits = 4.0 * s_loc * mb * m_.vocab_size / tp
+    logits = logits_bytes(m_, s, mb, tp, cp)
     frag = eff_params.ALLOCATOR_FRAGMENTATION
     # block recompute: k of the `chunk` layers of each model chunk keep only their input. The share kept
     # whole, f, is the largest the memory allows (memory is linear in f on each of the two stage branches).
@@ -373,7 +377,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     # collective per layer per pass, prefetched beside compute. PyTorch FSDP's flat-parameter collectives
     # use hierarchical NCCL rings; DeepSpeed ZeRO-3's per-parameter fetches are modelled as flat rings,
     # each rank's share through its own NIC (what Narayanan et al. 2021 Table 2 shows at scale).
-    sh_bw, sh_lat, sh_spans, _ = group_link(tp * cp, shard)
+    sh_bw, sh_lat, sh_spans, _ = group_link(tp, shard)
     ds3 = ds_zero3
     sh_bw = np.where(ds3 & sh_spans, net_bw, sh_bw)
     stage_param_bytes = 2.0 * p_gpu
@@ -396,22 +400,22 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     pp_comm = np.where(pp > 1, 2.0 * vpp * m * (p2p_msg / pp_bw + pp_lat), 0.0)
 
     # ---- data-parallel gradient reduction (once per step) -------------------
-    dp_bw, dp_lat, _, _ = group_link(tp * cp, dp)
+    dp_bw, dp_lat, _, _ = group_link(tp, dpcp)
     dp_bytes = w_bytes_el * p_gpu
     # no sharding: one all-reduce of the gradients. ZeRO-1/2 and the distributed optimizer split it: the
     # gradient reduce-scatter overlaps the backward; DeepSpeed all-gathers the updated 16-bit weights
     # after the optimizer step with nothing to hide behind.
-    dp_total = np.where(zero == 0, _collective_time(dp_bytes, dp, 2.0, dp_bw, dp_lat),
-                        np.where(zero == 3, 0.0, _collective_time(dp_bytes, dp, 1.0, dp_bw, dp_lat)))
+    dp_total = np.where(zero == 0, _collective_time(dp_bytes, dpcp, 2.0, dp_bw, dp_lat),
+                        np.where(zero == 3, 0.0, _collective_time(dp_bytes, dpcp, 1.0, dp_bw, dp_lat)))
     # Megatron's distributed optimizer overlaps that all-gather with the next step's first forward
     # (--overlap-param-gather, on in NeMo/Megatron-Core recipes).
-    gather_t = np.where((zero == 1) | (zero == 2), _collective_time(dp_bytes, dp, 1.0, dp_bw, dp_lat), 0.0)
+    gather_t = np.where((zero == 1) | (zero == 2), _collective_time(dp_bytes, dpcp, 1.0, dp_bw, dp_lat), 0.0)
     first_fwd = layers_stage * layer_fwd
     param_gather = np.where(pa.deepspeed, gather_t, _overlap(first_fwd, gather_t) - first_fwd)
     dp_total = dp_total + np.where(fsdp_pp, gather, 0.0)  # FSDP+PP gradient reduce-scatter
     if np.any(pa.hsdp):  # HSDP also all-reduces gradients across the replicas of a shard
-        rep = dp / shard
-        rep_bw, rep_lat, _, _ = group_link(tp * cp * shard, rep)
+        rep = dpcp / shard
+        rep_bw, rep_lat, _, _ = group_link(tp * shard, rep)
         dp_total = dp_total + np.where(pa.hsdp, _collective_time(dp_bytes / shard, rep, 2.0, rep_bw, rep_lat), 0.0)
     # overlapped with the backward pass of the last micro-batch
     last_bwd = layers_stage * layer_bwd

@@ -11,8 +11,8 @@ LoRA and QLoRA are computed here (they are not parallel-layout problems):
   to match full fine-tuning); r·(d_in + d_out) parameters per matrix, trained with fp32 weights, fp32
   gradients and Adam's two fp32 moments = 16 bytes per adapter parameter;
 - activations with gradient checkpointing (the default of LoRA/QLoRA recipes): each layer's input
-  (2·s·b·h bytes) is kept, one layer is rebuilt at a time in the backward pass; fp32 logits and their
-  gradient (2 × 4·s·b·V bytes);
+  (2·s·b·h bytes) is kept, one layer is rebuilt at a time in the backward pass; the loss over the logits
+  at its peak (memory.LOSS_PEAK_BYTES_PER_LOGIT · s·b·V bytes);
 - on several GPUs the frozen base is sharded with FSDP when one copy per GPU does not fit (QLoRA + FSDP,
   Answer.AI 2024), plus a gathered layer in flight;
 - the framework's fixed memory and allocator fragmentation are the training estimator's
@@ -162,7 +162,7 @@ def lora_memory(model: ModelSpec, cluster: Cluster, n: int, seq: int, micro_batc
     adapters = lora_params(model, rank)
     layer_inputs = model.n_layers * activation_bytes_per_layer(model, seq, micro_batch, recompute="full")
     one_layer = activation_bytes_per_layer(model, seq, micro_batch, recompute="none", flash_attention=True)
-    logits = 2.0 * logits_bytes(model, seq, micro_batch)
+    logits = logits_bytes(model, seq, micro_batch)
     acts = layer_inputs + one_layer + logits
     largest = model.d_model * max(model.ffn_hidden, model.n_heads * model.hd)
     dequant = 2.0 * largest if quantized else 0.0  # one matrix dequantised to 16-bit at a time
