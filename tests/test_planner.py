@@ -296,6 +296,7 @@ def test_nvlink_bridges_join_pairs_only_so_pcie_cards_collect_over_pcie():
 
     pcie, sxm = get_accelerator("a100-pcie-80gb"), get_accelerator("a100-sxm4-80gb")
     assert pcie.intra_node_bw_bytes_per_s == pytest.approx(32e9)  # PCIe Gen4 x16, one direction
+    assert sxm.intra_node_bw_bytes_per_s == pytest.approx(300e9)  # NVSwitch: NVLink 3 to every peer
     plan = ParallelPlan(tp=8, pp=1, dp=1, micro_batch=1, sharding="none", recompute="full")
     t = {}
     for acc in ("a100-pcie-80gb", "a100-sxm4-80gb"):

@@ -128,7 +128,8 @@ def _qwen2_moe(r: _Reader) -> dict:
     return fields
 
 
-def _gpt2(r: _Reader) -> dict:
+def _gpt2_shape(r: _Reader) -> dict:
+    """The fields GPT-2 and GPT-J configs spell alike (n_embd, n_layer, n_head, n_inner)."""
     d = r.req("n_embd", "hidden_size")
     return dict(
         n_layers=r.req("n_layer", "num_hidden_layers"),
@@ -137,10 +138,16 @@ def _gpt2(r: _Reader) -> dict:
         ffn_hidden=r.opt("n_inner", None) or 4 * d,
         mlp="gelu",
         vocab_size=r.req("vocab_size"),
+        norm="layernorm",
+    )
+
+
+def _gpt2(r: _Reader) -> dict:
+    return dict(
+        _gpt2_shape(r),
         max_seq_len=r.opt("n_positions", None) or r.opt("n_ctx", 1024),
         tied_embeddings=r.flag("tie_word_embeddings", True),
         learned_pos_emb=True,
-        norm="layernorm",
         attn_bias=True,
         mlp_bias=True,
     )
@@ -149,17 +156,10 @@ def _gpt2(r: _Reader) -> dict:
 def _gptj(r: _Reader) -> dict:
     # GPT-J: rotary positions, no attention biases, biased MLP, one LayerNorm feeding attention and
     # MLP in parallel, untied output head (its bias, vocab_size parameters, is not counted).
-    d = r.req("n_embd", "hidden_size")
     return dict(
-        n_layers=r.req("n_layer", "num_hidden_layers"),
-        d_model=d,
-        n_heads=r.req("n_head", "num_attention_heads"),
-        ffn_hidden=r.opt("n_inner", None) or 4 * d,
-        mlp="gelu",
-        vocab_size=r.req("vocab_size"),
+        _gpt2_shape(r),
         max_seq_len=r.opt("n_positions", 2048),
         tied_embeddings=r.flag("tie_word_embeddings", False),
-        norm="layernorm",
         mlp_bias=True,
         parallel_attn_mlp=True,
     )

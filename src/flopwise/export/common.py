@@ -130,6 +130,16 @@ def canonical(plan: ParallelPlan) -> ParallelPlan:
     return plan.model_copy(update=upd) if upd else plan
 
 
+def in_target_terms(plan: ParallelPlan, job: TrainingJob, label: str, rename: dict[str, str]) -> ParallelPlan:
+    """`canonical(plan)` with the target's names for sharding schemes (`rename`), checked against the
+    conditions every target shares: the first step of each target's `native`."""
+    p = canonical(plan)
+    if p.sharding in rename:
+        p = p.model_copy(update={"sharding": rename[p.sharding]})
+    check_common(p, job, label)
+    return p
+
+
 def check_common(plan: ParallelPlan, job: TrainingJob, label: str) -> None:
     """Conditions every target shares (the planner enforces them too)."""
     L = job.model.n_layers

@@ -26,11 +26,7 @@ STAGE_READ = {0: "none", 1: "zero1", 2: "zero2", 3: "zero3"}
 
 def native(plan: ParallelPlan, job: TrainingJob) -> ParallelPlan:
     """The plan as DeepSpeed spells it; FlopwiseError when a ds_config cannot express it."""
-    p = c.canonical(plan)
-    rename = {"distributed-optimizer": "zero1", "fsdp": "zero3"}
-    if p.sharding in rename:
-        p = p.model_copy(update={"sharding": rename[p.sharding]})
-    c.check_common(p, job, LABEL)
+    p = c.in_target_terms(plan, job, LABEL, {"distributed-optimizer": "zero1", "fsdp": "zero3"})
     for deg, what in ((p.tp, "tp"), (p.pp, "pp"), (p.cp, "cp"), (p.ep, "ep")):
         if deg > 1:
             raise FlopwiseError(

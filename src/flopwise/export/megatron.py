@@ -28,11 +28,7 @@ FLASH_BACKENDS = {"flash", "fused", "auto"}  # fused = cuDNN fused attention, al
 
 def native(plan: ParallelPlan, job: TrainingJob) -> ParallelPlan:
     """The plan as Megatron-LM spells it; FlopwiseError when Megatron-LM cannot run it."""
-    p = c.canonical(plan)
-    rename = {"zero1": "distributed-optimizer", "zero3": "fsdp"}
-    if p.sharding in rename:
-        p = p.model_copy(update={"sharding": rename[p.sharding]})
-    c.check_common(p, job, LABEL)
+    p = c.in_target_terms(plan, job, LABEL, {"zero1": "distributed-optimizer", "zero3": "fsdp"})
     if p.sharding == "hsdp":
         raise FlopwiseError(
             "Megatron-LM export: HSDP is not mapped to Megatron-LM flags; export to torchtitan or deepspeed, "

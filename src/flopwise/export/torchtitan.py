@@ -26,10 +26,7 @@ LLAMA3_FLAVORS = {(32, 4096): "8B", (80, 8192): "70B", (126, 16384): "405B"}
 
 def native(plan: ParallelPlan, job: TrainingJob) -> ParallelPlan:
     """The plan as torchtitan spells it; FlopwiseError when torchtitan cannot run it."""
-    p = c.canonical(plan)
-    if p.sharding == "zero3":
-        p = p.model_copy(update={"sharding": "fsdp"})
-    c.check_common(p, job, LABEL)
+    p = c.in_target_terms(plan, job, LABEL, {"zero3": "fsdp"})
     if p.sharding in ("distributed-optimizer", "zero1"):
         raise FlopwiseError(
             "torchtitan export: torchtitan has no optimizer-only sharding (ZeRO-1 / Megatron's distributed "

@@ -24,7 +24,6 @@ given context fit at once.
 
 from __future__ import annotations
 
-import numpy as np
 from pydantic import BaseModel
 
 from flopwise.errors import FlopwiseError
@@ -92,7 +91,6 @@ def _train_precision(cluster: Cluster) -> str:
 
 def _full(model: ModelSpec, cluster: Cluster, n: int, seq: int, batch: int, optimizer: str) -> FitRow | None:
     from flopwise.plan.search import plan_at, search
-    from flopwise.estimate.training import REASONS
 
     job = TrainingJob(model, cluster, batch, seq, _train_precision(cluster), optimizer)
     res = search(job, n)
@@ -100,12 +98,11 @@ def _full(model: ModelSpec, cluster: Cluster, n: int, seq: int, batch: int, opti
     if len(res.ranked):
         i, fits = int(res.ranked[0]), True
     else:
-        cand = np.flatnonzero(r.reason == 9)
-        if not len(cand):
-            codes, counts = np.unique(r.reason, return_counts=True)
-            return FitRow(task="", fits=False, gpus=n, how=f"no valid layout: {REASONS[int(codes[np.argmax(counts)])]}",
+        closest = res.closest_to_fitting()
+        if closest is None:
+            return FitRow(task="", fits=False, gpus=n, how=f"no valid layout: {res.most_common_reason()}",
                           memory=FitMemory(weights_bytes=0, total_bytes=0, capacity_bytes=cluster.memory_bytes))
-        i, fits = int(cand[np.argmin(r.memory_bytes[cand])]), False
+        i, fits = closest, False
     plan = plan_at(res.arrays, i, job.precision, res.results)
     mem = FitMemory(
         weights_bytes=float(r.weights_bytes[i]), gradients_bytes=float(r.gradients_bytes[i]),

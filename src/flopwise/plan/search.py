@@ -163,13 +163,22 @@ class SearchResult:
     def plan(self, rank: int = 0) -> ParallelPlan:
         return plan_at(self.arrays, int(self.ranked[rank]), self.job.precision, self.results)
 
+    def closest_to_fitting(self) -> int | None:
+        """Index of the candidate that failed only on memory and needs the least, or None."""
+        res = self.results
+        mem_idx = np.flatnonzero(res.reason == 9)
+        return int(mem_idx[np.argmin(res.memory_bytes[mem_idx])]) if len(mem_idx) else None
+
+    def most_common_reason(self) -> str:
+        """The reason most candidates were rejected for (see REASONS)."""
+        codes, counts = np.unique(self.results.reason, return_counts=True)
+        return REASONS.get(int(codes[np.argmax(counts)]), "invalid")
+
     def why_none(self) -> str:
         """Why no plan is valid: the most common blocking reason, with the memory gap if that was it."""
         res = self.results
-        codes, counts = np.unique(res.reason, return_counts=True)
-        mem_idx = np.flatnonzero(res.reason == 9)
-        if len(mem_idx):
-            best = mem_idx[np.argmin(res.memory_bytes[mem_idx])]
+        best = self.closest_to_fitting()
+        if best is not None:
             gib = 2**30
             cap = self.job.cluster.accelerator.memory_bytes / gib
             parts = {
@@ -178,12 +187,11 @@ class SearchResult:
                 "buffers+framework": (res.buffers_bytes[best] + res.framework_bytes[best]) / gib,
             }
             detail = ", ".join(f"{v:.1f} {k}" for k, v in parts.items())
-            plan = plan_at(self.arrays, int(best), self.job.precision, self.results)
+            plan = plan_at(self.arrays, best, self.job.precision, self.results)
             return (f"no plan fits in memory on {self.n_gpus} x {self.job.cluster.accelerator.id}: the smallest "
                     f"({plan.label()}) needs {res.memory_bytes[best] / gib:.1f} GiB per GPU of {cap:.0f} "
                     f"({detail}); use more GPUs, a smaller micro-batch or sequence, or more sharding")
-        code = int(codes[np.argmax(counts)])
-        return f"no valid plan on {self.n_gpus} GPUs: {REASONS.get(code, 'invalid')}"
+        return f"no valid plan on {self.n_gpus} GPUs: {self.most_common_reason()}"
 
 
 def search(job: TrainingJob, n_gpus: int, space: SearchSpace | None = None) -> SearchResult:

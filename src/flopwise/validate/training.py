@@ -8,14 +8,18 @@ GPU-hours for the stated tokens.
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
+import numpy as np
+
 from flopwise.catalog.accelerators import get_accelerator
 from flopwise.catalog.runs import TrainingRun
 from flopwise.catalog.systems import default_cluster
 from flopwise.errors import FlopwiseError
 from flopwise.estimate.flops import attention_fwd_flops_per_token, dense_matmul_params, lm_head_params
 from flopwise.estimate.training import TrainingJob
-from flopwise.plan.search import SearchSpace, search
-from flopwise.plan.search import SearchResult
+from flopwise.plan.search import SearchResult, SearchSpace, search
 from flopwise.spec.model import ModelSpec
 from flopwise.validate.architecture import model_from_row
 from flopwise.validate.scoring import RowScore
@@ -45,8 +49,6 @@ def convention_flops_per_token(model: ModelSpec, seq_len: int, recompute: str, c
 def counts_attention_flops(row: TrainingRun) -> bool:
     """Whether the row's published TFLOP/s / MFU count attention FLOPs. The schema puts the definition in
     the notes; "6N" alone (not "6N + attention"), or attention named as excluded, means no."""
-    import re
-
     text = (row.notes or "").lower()
     if re.search(r"exclud\w* attention|without attention|attention (?:flops )?(?:are )?(?:not counted|excluded)", text):
         return False
@@ -82,20 +84,18 @@ def uses_flash_attention(row: TrainingRun) -> bool:
     text = f"{row.notes} {row.source}".lower()
     if any(w in text for w in FLASH_WORDS):
         return True
-    years = _source_years(row)
-    return not (years and min(years) <= 2022)
+    return not _published_by(row, 2022)
 
 
-def _source_years(row: TrainingRun) -> list[int]:
-    import re
-
-    return [int(y) for y in re.findall(r"\b(20[0-3][0-9])\b", row.source)]
+def _published_by(row: TrainingRun, year: int) -> bool:
+    """Whether the row's source names a year no later than `year` (the earliest year it names counts)."""
+    years = [int(y) for y in re.findall(r"\b(20[0-3][0-9])\b", row.source)]
+    return bool(years) and min(years) <= year
 
 
 def _pinned(row: TrainingRun) -> dict:
     fixed: dict = {"flash_attention": uses_flash_attention(row)}
-    years = _source_years(row)
-    if row.sequence_parallel is None and years and min(years) <= 2021:
+    if row.sequence_parallel is None and _published_by(row, 2021):
         fixed["sequence_parallel"] = False  # sequence parallelism appeared in 2022 (Korthikanti et al.)
     if overlaps_tp_comm(row):
         fixed["tp_overlap"] = True
@@ -118,16 +118,10 @@ def _ran_so_it_fit(result: SearchResult) -> tuple[SearchResult, str] | None:
     """A measured run fitted in its GPUs' memory. When the published plan is rejected only because
     flopwise's memory model puts it above capacity, evaluate it anyway (the candidate closest to fitting)
     and say by how much the memory model disagrees."""
-    import dataclasses
-
-    import numpy as np
-
-    res = result.results
-    cand = np.flatnonzero(res.reason == 9)
-    if not len(cand):
+    best = result.closest_to_fitting()
+    if best is None:
         return None
-    mem = res.memory_bytes[cand]
-    best = int(cand[np.lexsort((res.step_s[cand], mem))[0]])
+    res = result.results
     cap = result.job.cluster.accelerator.memory_bytes / 2**30
     note = (f"flopwise's memory model puts the published plan at {res.memory_bytes[best] / 2**30:.0f} GiB per GPU "
             f"(> {cap:.0f}); evaluated anyway, since it ran")
@@ -140,8 +134,6 @@ def _nearest_divisible_batch(job: TrainingJob, n: int, fixed: dict) -> SearchRes
     Tried: multiples of each divisor q of the GPU count (largest q first, which keeps the data-parallel
     degree high), rounded to the nearest multiple of q; the first batch with a valid plan wins.
     """
-    from dataclasses import replace
-
     b = job.global_batch
     tried = set()
     for q in sorted((q for q in range(1, n + 1) if n % q == 0), reverse=True)[:12]:
@@ -149,7 +141,7 @@ def _nearest_divisible_batch(job: TrainingJob, n: int, fixed: dict) -> SearchRes
         if cand in tried or cand == b or abs(cand - b) > 0.25 * b:
             continue
         tried.add(cand)
-        res = search(replace(job, global_batch=cand), n, SearchSpace.pinned(fixed))
+        res = search(dataclasses.replace(job, global_batch=cand), n, SearchSpace.pinned(fixed))
         if len(res.ranked):
             return res
     return None
