@@ -167,3 +167,43 @@ def test_rows_the_model_cannot_take_are_skipped_with_a_reason_not_a_crash(tmp_pa
     assert "\n" not in by["bad-heads"]["note"]
     assert by["moe-no-k"]["error"] is not None and "experts per token not given: assumed 2" in by["moe-no-k"]["note"]
     assert by["torchtitan-a100-1"]["error"] is not None
+
+
+def test_a_row_naming_a_catalog_model_gets_the_catalogs_full_architecture():
+    """The schema has no columns for MLA or per-layer biases; a row naming a catalog model whose shape
+    columns agree takes the catalog's architecture, and one that disagrees keeps its own columns."""
+    from flopwise.catalog.runs import TrainingRun
+    from flopwise.validate.architecture import model_from_row
+
+    row = TrainingRun(id="dsv3", model="DeepSeek-V3", layers=61, hidden=7168, ffn_hidden=2048, heads=128,
+                      experts=256, experts_per_token=8)
+    m, notes = model_from_row(row, 4096)
+    assert m.kv_lora_rank == 512 and m.n_shared_experts == 1 and m.max_seq_len >= 4096
+    assert "catalog" in notes[0]
+    other, other_notes = model_from_row(row.model_copy(update={"layers": 60}), 4096)
+    assert other.kv_lora_rank in (None, 0) and not any("catalog" in n for n in other_notes)
+
+
+@pytest.mark.parametrize("note,acc,watts", [("A100-80GB TDP 350-400W (two clusters)", "a100-sxm4-80gb", 375.0),
+                                            ("A100-80GB 400W NVLink systems", "a100-sxm4-80gb", None),
+                                            ("power capped at 500 W", "h100-sxm5-80gb", 500.0), ("", "h100-sxm5-80gb", None)])
+def test_a_power_limit_in_the_notes_caps_the_accelerators(note, acc, watts):
+    from flopwise.catalog.accelerators import get_accelerator
+    from flopwise.catalog.runs import TrainingRun
+    from flopwise.validate.training import power_limit_w
+
+    assert power_limit_w(TrainingRun(id="x", notes=note), get_accelerator(acc)) == watts
+
+
+def test_a_capped_fleet_takes_longer_and_features_follow_the_sources_year():
+    from flopwise.catalog.runs import TrainingRun
+    from flopwise.validate.training import _pinned, score_training_row
+
+    row = TrainingRun(id="x", model="Llama 2 7B", accelerator="a100-sxm4-80gb", num_accelerators=256, seq_len=4096,
+                      global_batch_seqs=1024, training_tokens=int(1e11), measured_gpu_hours=20000.0)
+    full = score_training_row(row)
+    capped = score_training_row(row.model_copy(update={"notes": "TDP 300 W"}))
+    assert capped.predicted > 1.05 * full.predicted and "power limit 300 W" in capped.note
+    assert _pinned(TrainingRun(id="x", source="Someone et al. 2023"))["cp"] == 1  # CP reached the stacks in 2024
+    assert "cp" not in _pinned(TrainingRun(id="x", source="Someone et al. 2024"))
+    assert _pinned(TrainingRun(id="x", source="Someone et al. 2021"))["sequence_parallel"] is False

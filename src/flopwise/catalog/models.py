@@ -55,6 +55,26 @@ def get_model(model_id: str) -> ModelSpec:
     raise unknown("model", model_id, list(cat), hint="or give a path to a config.json / model YAML")
 
 
+def _norm(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+@cache
+def _by_norm_name() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for entry in load_yaml("models.yaml"):
+        for key in (entry["id"], entry.get("name", ""), *(entry.get("aliases", []) or [])):
+            if key:
+                out.setdefault(_norm(key), entry["id"])
+    return out
+
+
+def find_model_by_name(name: str) -> str | None:
+    """The catalog id whose id, alias or display name equals `name` ignoring case, spaces and punctuation
+    ("Llama 2 70B" -> llama-2-70b), else None."""
+    return _by_norm_name().get(_norm(name)) if name else None
+
+
 def load_model_file(path: Path) -> ModelSpec:
     """A model from a Hugging Face config.json or a flopwise model YAML."""
     from flopwise.catalog.hf_config import model_from_hf_config

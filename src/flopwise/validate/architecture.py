@@ -55,6 +55,8 @@ def model_from_row(row: TrainingRun | InferenceRun, max_seq_len: int = 2048) -> 
     """A ModelSpec from the row's architecture columns (MLP kind inferred from ffn_hidden / hidden) and the
     notes on what was assumed. Rows with no shape but a parameter count get a Llama-like shape."""
     notes: list[str] = []
+    if (spec := _catalog_model(row, max_seq_len)) is not None:
+        return spec, [f"architecture: flopwise's catalog model of that name ({spec.name})"]
     shape = {c: getattr(row, c) for c in ("layers", "hidden", "heads", "ffn_hidden")}
     missing = [c for c, v in shape.items() if v is None]
     kv_heads = row.kv_heads
@@ -105,6 +107,25 @@ def model_from_row(row: TrainingRun | InferenceRun, max_seq_len: int = 2048) -> 
             notes.append(f"active parameters from the columns and notes: {spec.params_active / 1e9:.1f}B, "
                          f"{off:+.0%} off the published {row.active_params_b:g}B")
     return spec, notes
+
+
+def _catalog_model(row: TrainingRun | InferenceRun, max_seq_len: int) -> ModelSpec | None:
+    """The catalog model the row names, when every shape column the row gives agrees with it. The catalog
+    holds what the schema's columns cannot (MLA attention, shared experts, leading dense layers, biases,
+    tied embeddings), each with its source."""
+    from flopwise.catalog.models import find_model_by_name, get_model
+
+    mid = find_model_by_name(row.model or "")
+    if mid is None:
+        return None
+    spec = get_model(mid)
+    pairs = (("layers", spec.n_layers), ("hidden", spec.d_model), ("heads", spec.n_heads),
+             ("ffn_hidden", spec.ffn_hidden), ("kv_heads", spec.n_kv_heads or spec.n_heads),
+             ("vocab", spec.vocab_size), ("experts", spec.n_experts or None),
+             ("experts_per_token", spec.experts_per_token or None))
+    if any(getattr(row, col) is not None and getattr(row, col) != val for col, val in pairs):
+        return None
+    return spec.model_copy(update={"max_seq_len": max(spec.max_seq_len, max_seq_len)})
 
 
 def _moe_from_notes(text: str, layers: int) -> dict:

@@ -93,10 +93,25 @@ def _published_by(row: TrainingRun, year: int) -> bool:
     return bool(years) and min(years) <= year
 
 
+POWER_LIMIT = re.compile(r"(\d{3,4})\s*(?:-|–|to)\s*(\d{3,4})\s*w\b|(?:power[- ]?(?:cap|limit)\w*|tdp)\s*(?:of|at|to|=|:)?\s*(\d{3,4})\s*w\b")
+
+
+def power_limit_w(row: TrainingRun, acc) -> float | None:
+    """The power limit the notes give the accelerators ("TDP 350-400W": the mean of a range), when it is
+    below the part's rated power; None otherwise."""
+    m = POWER_LIMIT.search((row.notes or "").lower())
+    if not m or not acc.tdp_w:
+        return None
+    watts = (float(m.group(1)) + float(m.group(2))) / 2 if m.group(1) else float(m.group(3))
+    return watts if watts < acc.tdp_w else None
+
+
 def _pinned(row: TrainingRun) -> dict:
     fixed: dict = {"flash_attention": uses_flash_attention(row)}
     if row.sequence_parallel is None and _published_by(row, 2021):
         fixed["sequence_parallel"] = False  # sequence parallelism appeared in 2022 (Korthikanti et al.)
+    if row.cp is None and _published_by(row, 2023):
+        fixed["cp"] = 1  # context parallelism reached the training stacks in 2024 (Megatron-Core, Llama 3)
     if overlaps_tp_comm(row):
         fixed["tp_overlap"] = True
     for key in ("tp", "pp", "cp", "ep", "vpp"):
@@ -154,6 +169,10 @@ def score_training_row(row: TrainingRun) -> RowScore:
         if not row.accelerator:
             raise FlopwiseError("accelerator not given")
         acc = get_accelerator(row.accelerator)
+        if (cap := power_limit_w(row, acc)) is not None:
+            # a power-capped fleet: the rated power stays, the sustained clock follows the cap
+            acc = acc.model_copy(update={"rated_power_w": acc.rated_power_w or acc.tdp_w, "tdp_w": cap})
+            notes.append(f"power limit {cap:.0f} W of {acc.rated_power_w:.0f} W")
         seq = row.seq_len or model.max_seq_len
         n = row.num_accelerators
         if n is None:
