@@ -328,3 +328,23 @@ def test_the_loss_peak_over_a_large_vocabulary_is_counted():
     job = TrainingJob(m, make_cluster(gpu="h100-sxm5-96gb"), 8, 32768)
     res = evaluate(job, [ParallelPlan(tp=1, pp=1, dp=8, micro_batch=1, sharding="fsdp", recompute="full")], 8)
     assert 0.8 * 83.9 < float(res.memory_bytes[0]) / 2**30 < 83.9 * 1.05
+
+
+def test_expert_all_to_all_sends_one_copy_per_destination_node():
+    """Hierarchical dispatch: with EP over two nodes a token crosses the network at most once whatever
+    its expert count, so top-8 costs about what top-4 does; inside one node every copy goes over NVLink;
+    fp8 runs dispatch (not combine, not backward) in 1 byte."""
+    base = get_model("mixtral-8x7b").model_copy(update={"n_experts": 64})
+
+    def ep_comm(k, n_gpus, precision="bf16"):
+        job = TrainingJob(base.model_copy(update={"experts_per_token": k}), H100, 256, 4096, precision)
+        plan = ParallelPlan(tp=1, pp=1, dp=n_gpus, ep=n_gpus, micro_batch=1, sharding="zero1", recompute="full")
+        res = evaluate(job, [plan], n_gpus)
+        assert REASONS[int(res.reason[0])] in ("ok", REASONS[9])  # valid layout (memory aside)
+        return float(res.ep_comm_s[0])
+
+    two_nodes_4, two_nodes_8 = ep_comm(4, 16), ep_comm(8, 16)
+    assert two_nodes_8 < 1.15 * two_nodes_4
+    one_node_2, one_node_4 = ep_comm(2, 8), ep_comm(4, 8)
+    assert one_node_4 == pytest.approx(2 * one_node_2, rel=0.01)
+    assert ep_comm(4, 8, "fp8") == pytest.approx(one_node_4 * (1 + 4 / 128 + 2 + 4) / 8, rel=0.01)

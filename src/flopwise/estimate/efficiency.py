@@ -67,6 +67,9 @@ SCORE_BYTES_PER_ELEMENT = 12.0
 # is why small-width models with a large vocabulary (Pythia-70M: d 512, vocab 50k) reach low MFU.
 LOSS_BYTES_PER_LOGIT = 40.0
 
+# fp8 expert dispatch: 1 byte per element plus one fp32 scale per 128 elements (DeepSeek-V3's tiles).
+DISPATCH_BYTES_FP8 = 1.0 + 4.0 / 128
+
 # FlashAttention backward costs 2.5x its forward (5 GEMMs vs 2).
 FLASH_BWD_OVER_FWD = 2.5
 

@@ -351,20 +351,33 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     cp_fwd = _overlap(attn_fwd, cp_comm) - attn_fwd
     cp_bwd = _overlap(attn_bwd, 2.0 * cp_comm) - attn_bwd
 
-    # expert parallel all-to-all: dispatch + combine, forward and backward; the share of tokens routed to
-    # experts on other nodes leaves through the GPU's own NIC
+    # expert parallel all-to-all: dispatch + combine, forward and backward. Each token goes to k experts
+    # spread evenly over the ep ranks. Hierarchical dispatch (DeepEP, Megatron HybridEP, DeepSeek-V3)
+    # sends a token once to every other node holding one of its experts, through the GPU's own NIC, and
+    # forwards it there over NVLink; copies for experts on the GPU's own node go over NVLink. NIC and
+    # NVLink traffic run concurrently, so the slower of the two sets the time.
     if m_.is_moe:
         frac_moe = m_.n_moe_layers / L
-        a2a_msg = tokens_mb * m_.experts_per_token * h * 2.0 / np.where(sp, tp, 1.0)
+        k_e = m_.experts_per_token
+        tok_ep = tokens_mb / np.where(sp, tp, 1.0)
         _, _, ep_spans, ep_k = group_link(tp * cp, ep)
-        in_node = (np.minimum(ep_k, ep) - 1) / ep
-        off_node = np.where(ep_spans, (ep - ep_k) / ep, 0.0)
-        a2a = np.where(ep > 1, 2.0 * a2a_msg * (in_node / nv_bw + off_node / net_bw), 0.0) * frac_moe
+        ep_k = np.minimum(ep_k, ep)
+        nodes = np.ceil(ep / ep_k)
+        remote_nodes = np.where(ep_spans, (nodes - 1) * (1.0 - (1.0 - 1.0 / nodes) ** k_e), 0.0)
+        # copies over NVLink: to the node's other GPUs holding the token's experts, and the forwarding of
+        # tokens that arrived from other nodes
+        nvl_copies = k_e * (ep_k - 1) / ep + np.where(ep_spans, k_e * (ep - ep_k) / ep * (ep_k - 1) / ep_k, 0.0)
+        # forward: dispatch in the compute precision (fp8 runs dispatch fp8, DeepSeek-V3 §3.3), combine in
+        # 16 bit; backward: both in 16 bit
+        el_disp = eff_params.DISPATCH_BYTES_FP8 if job.precision == "fp8" else 2.0
+        one_el = np.maximum(remote_nodes * h / net_bw, nvl_copies * h / nv_bw) * tok_ep
+        a2a_f = np.where(ep > 1, (el_disp + 2.0) * one_el, 0.0) * frac_moe
+        a2a_b = np.where(ep > 1, 4.0 * one_el, 0.0) * frac_moe
     else:
-        a2a = np.zeros_like(tp)
+        a2a_f = a2a_b = np.zeros_like(tp)
 
-    layer_fwd = mm_fwd + attn_fwd + ew_fwd + tp_fwd + cp_fwd + a2a
-    layer_bwd = 2.0 * mm_fwd + attn_bwd + 2.0 * ew_fwd + tp_bwd + cp_bwd + a2a
+    layer_fwd = mm_fwd + attn_fwd + ew_fwd + tp_fwd + cp_fwd + a2a_f
+    layer_bwd = 2.0 * mm_fwd + attn_bwd + 2.0 * ew_fwd + tp_bwd + cp_bwd + a2a_b
     layer_rec = np.where(rec == 1, attn_fwd, rec_frac * layer_fwd)
 
     # LM head + loss on the last stage (fwd + bwd, vocab split over TP)
@@ -433,7 +446,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     recompute_t = work_mb * layers_stage * layer_rec
     tp_t = work_mb * layers_stage * (tp_fwd + tp_bwd)
     cp_t = work_mb * layers_stage * (cp_fwd + cp_bwd)
-    ep_t = work_mb * layers_stage * 2.0 * a2a
+    ep_t = work_mb * layers_stage * (a2a_f + a2a_b)
     fsdp_t = work_mb * (stage_mb - stage_compute_mb) + fsdp_pp_gather
     step = work_mb * stage_mb + bubble + pp_comm + dp_exposed + optimizer_t + fsdp_pp_gather
 
