@@ -348,3 +348,15 @@ def test_expert_all_to_all_sends_one_copy_per_destination_node():
     one_node_2, one_node_4 = ep_comm(2, 8), ep_comm(4, 8)
     assert one_node_4 == pytest.approx(2 * one_node_2, rel=0.01)
     assert ep_comm(4, 8, "fp8") == pytest.approx(one_node_4 * (1 + 4 / 128 + 2 + 4) / 8, rel=0.01)
+
+
+def test_moe_token_permutation_moves_bytes_per_expert_copy():
+    """Each token is copied once per routed expert before the expert GEMMs and the copies summed after:
+    more experts per token, more elementwise traffic, at equal expert FLOPs."""
+    base = get_model("mixtral-8x7b").model_copy(update={"n_experts": 64})
+    plan = ParallelPlan(tp=1, pp=1, dp=8, ep=8, micro_batch=1, sharding="zero1", recompute="full")
+    ew = {}
+    for k, ffn in ((2, 14336), (8, 3584)):  # same routed expert FLOPs per token
+        job = TrainingJob(base.model_copy(update={"experts_per_token": k, "ffn_hidden": ffn}), H100, 64, 4096)
+        ew[k] = float(evaluate(job, [plan], 8).elementwise_s[0])
+    assert ew[8] > 1.3 * ew[2]

@@ -54,6 +54,9 @@ OVERLAP_EFFICIENCY = 0.5
 # Backward moves about twice the forward traffic.
 ELEMENTWISE_BYTES_PER_D = 24.0
 ELEMENTWISE_BYTES_PER_FFN = 4.0
+# MoE token permutation, forward, bytes per d_model element per copy: the permute writes each of a token's
+# k copies (2) and the combine reads them back (2); the token itself is read once and its sum written once.
+MOE_PERMUTE_BYTES_PER_COPY = 4.0
 # fp8 (Transformer Engine style) casts every GEMM input: read 2 bytes, write 1, plus an amax pass (2).
 FP8_CAST_BYTES = 5.0
 # Materialised (non-flash) attention: bytes per score element moved by scale/mask/softmax/dropout, fwd.

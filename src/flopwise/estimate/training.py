@@ -311,6 +311,11 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     ew_bytes = tokens_mb * (
         eff_params.ELEMENTWISE_BYTES_PER_D * h / np.where(sp, tp, 1.0) + eff_params.ELEMENTWISE_BYTES_PER_FFN * ffn_el / tp
     )
+    if m_.is_moe:
+        # token permutation around the experts: each token read once and written k times before the expert
+        # GEMMs, the k outputs read back and summed after them (16-bit), on the MoE layers
+        ew_bytes = ew_bytes + (m_.n_moe_layers / L) * tokens_mb / np.where(sp, tp, 1.0) * (
+            eff_params.MOE_PERMUTE_BYTES_PER_COPY * (m_.experts_per_token + 1) * h)
     if job.precision == "fp8":
         # fp8 GEMMs cast their 16-bit inputs (read 2 + write 1 byte + amax read 2) and weights each pass
         gemm_in = h + m_.attn_dim / tp + h + ffn_el / tp
