@@ -360,3 +360,17 @@ def test_moe_token_permutation_moves_bytes_per_expert_copy():
         job = TrainingJob(base.model_copy(update={"experts_per_token": k, "ffn_hidden": ffn}), H100, 64, 4096)
         ew[k] = float(evaluate(job, [plan], 8).elementwise_s[0])
     assert ew[8] > 1.3 * ew[2]
+
+
+def test_moe_parallel_folding_lets_ep_span_tensor_parallel_ranks():
+    """Megatron-Core MoE parallel folding (expert TP 1): Qwen3-235B's published H100 layout tp=2 pp=8 ep=32
+    on 256 GPUs has ep > dp; it is valid, each GPU holds 128/32 whole experts of every layer it owns."""
+    m = get_model("qwen3-235b-a22b")
+    job = TrainingJob(m, H100, 2048, 4096, "fp8")
+    folded = ParallelPlan(tp=2, pp=8, dp=16, ep=32, vpp=4, micro_batch=1)
+    res = evaluate(job, [folded, ParallelPlan(tp=2, pp=8, dp=16, ep=3, vpp=4)], 256)
+    assert REASONS[int(res.reason[0])] in ("ok", REASONS[9]) and "ep" in REASONS[int(res.reason[1])]
+    expert_params = m.n_moe_layers * m.n_experts * m.mlp_params(m.ffn_hidden)
+    stage_layers = -(-m.n_layers // 8)
+    per_gpu = expert_params * stage_layers / m.n_layers / 32
+    assert res.weights_bytes[0] > 2 * per_gpu  # whole experts: not divided again by tp

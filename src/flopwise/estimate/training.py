@@ -142,7 +142,7 @@ REASONS = {
     3: "heads (or KV heads) not divisible by tp",
     4: "global batch not divisible by dp·micro_batch",
     5: "interleaved schedule needs pp > 1 and micro-batches divisible by pp",
-    6: "experts not divisible by ep, or ep does not divide dp",
+    6: "experts not divisible by ep, or ep does not divide tp·cp·dp",
     7: "sequence length not divisible by cp (cp needs flash attention)",
     8: "DeepSpeed ZeRO-2/3 cannot be combined with pipeline parallelism (use fsdp or zero1)",
     9: "does not fit in memory",
@@ -178,7 +178,9 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     n_micro = np.maximum(B // np.maximum(pa.dp * pa.mb, 1), 1)
     flag((pa.vpp > 1) & ((pa.pp == 1) | (n_micro % np.maximum(pa.pp, 1) != 0)), 5)
     if m_.is_moe:
-        flag((m_.n_experts % pa.ep != 0) | (pa.dp % pa.ep != 0), 6)
+        # MoE parallel folding (Megatron-Core, expert tensor parallel 1): the expert layers lay their own
+        # EP × expert-DP grid over the same tp·cp·dp ranks, so ep need only divide that product
+        flag((m_.n_experts % pa.ep != 0) | ((pa.tp * pa.cp * pa.dp) % pa.ep != 0), 6)
     else:
         flag(pa.ep != 1, 6)
     flag((s % pa.cp != 0) | ((pa.cp > 1) & ~flash), 7)
@@ -201,7 +203,9 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     emb_stage = np.where(pp > 1, emb_p / (1 if m_.tied_embeddings else 2), emb_p)
     layers_stage = np.ceil(L / pp)  # the busiest stage
     p_nonexp_gpu = (nonexp_p * layers_stage / L + emb_stage) / tp
-    p_exp_gpu = exp_p * layers_stage / L / (tp * ep)
+    # experts are split over the ep ranks whole (expert TP 1) when ep > 1, else over the TP ranks
+    etp = np.where(ep > 1, 1.0, tp)
+    p_exp_gpu = exp_p * layers_stage / L / (etp * ep)
     p_gpu = p_nonexp_gpu + p_exp_gpu
 
     # ---- model state memory (sharding over the data-parallel group) --------
@@ -212,7 +216,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     shard = dpcp.copy()
     if np.any(pa.hsdp):
         shard = np.where(pa.hsdp, np.minimum(dpcp, np.maximum(cl.gpus_per_node // np.maximum(pa.tp, 1), 1)), dpcp)
-    exp_shard = np.maximum(shard / ep, 1)
+    exp_shard = np.maximum(shard * tp / (etp * ep), 1)  # the expert data-parallel group
     w_bytes_el = 4.0 if job.precision == "fp32" else 2.0
     opt_el = optimizer_state_bytes(job.optimizer)
 
@@ -233,7 +237,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     h = d
     s_loc = s / cp
     sbh = s_loc * mb * h
-    layer_p_gpu = (nonexp_p + exp_p / ep) / L / tp
+    layer_p_gpu = (nonexp_p / tp + exp_p / (etp * ep)) / L
     # FSDP gathers a whole layer (current + prefetched); DeepSpeed ZeRO-3 fetches parameter by parameter
     largest_matrix = m_.d_model * max(m_.ffn_hidden, m_.n_heads * m_.hd) / tp
     gather_unit = np.where(ds_zero3, largest_matrix, layer_p_gpu)
@@ -292,7 +296,10 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     narrow = np.minimum(h, np.minimum(m_.n_heads * m_.hd / tp, m_.ffn_hidden / tp))
     tok_gemm = tokens_mb
     if m_.is_moe:
-        tok_gemm = tokens_mb * ep * m_.experts_per_token / m_.n_experts  # tokens per expert GEMM
+        # an expert GEMM sees the tokens routed to it from its EP group (each rank brings tokens_mb/tp
+        # when experts are whole) and its full width
+        narrow = np.where(ep > 1, np.minimum(h, np.minimum(m_.n_heads * m_.hd / tp, m_.ffn_hidden)), narrow)
+        tok_gemm = tokens_mb * ep / np.where(ep > 1, tp, 1.0) * m_.experts_per_token / m_.n_experts
     g = _gemm_eff(tok_gemm) * _gemm_eff(narrow)
     mm_rate = peak * mm_eff * g
     w_read = 2.0 * (dense_p_layer / tp)  # weights streamed once per GEMM pass
@@ -341,8 +348,11 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     tp_bw, tp_lat, _, _ = group_link(1.0, tp)
     act_msg = tokens_mb * h * 2.0
     tp_one = _collective_time(act_msg, tp, 2.0, tp_bw, tp_lat)  # all-reduce (= all-gather + reduce-scatter)
-    tp_fwd = 2.0 * tp_one
-    tp_bwd = 2.0 * tp_one
+    # one collective pair around attention, one around the MLP; a folded MoE layer (ep > 1) routes its
+    # sequence-parallel shard of tokens straight to the experts, so its MLP needs none
+    n_tp = 2.0 - (m_.n_moe_layers / L if m_.is_moe else 0.0) * (ep > 1)
+    tp_fwd = n_tp * tp_one
+    tp_bwd = n_tp * tp_one
     # TP overlap (all-gather/reduce-scatter split into chunks pipelined with the GEMMs that consume or
     # produce them) exposes only what the overlap leaves (see _overlap)
     tp_fwd = np.where(pa.tp_overlap, _overlap(mm_fwd, tp_fwd) - mm_fwd, tp_fwd)
@@ -365,7 +375,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
         frac_moe = m_.n_moe_layers / L
         k_e = m_.experts_per_token
         tok_ep = tokens_mb / np.where(sp, tp, 1.0)
-        _, _, ep_spans, ep_k = group_link(tp * cp, ep)
+        _, _, ep_spans, ep_k = group_link(1.0, ep)  # folded: EP ranks are consecutive
         ep_k = np.minimum(ep_k, ep)
         nodes = np.ceil(ep / ep_k)
         remote_nodes = np.where(ep_spans, (nodes - 1) * (1.0 - (1.0 - 1.0 / nodes) ** k_e), 0.0)

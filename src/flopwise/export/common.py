@@ -188,7 +188,8 @@ def check_names(names: list[str], sections: list[tuple[str, str]], where: str) -
         if name not in allowed:
             near = close_matches(name.lstrip("-"), [a.lstrip("-") for a in allowed])
             labels = " / ".join(f"{registry()[s]['label']} ({version_of(s)})" for s, _ in sections)
-            hint = f"; did you mean {'--' if name.startswith('--') else ''}{near[0]}?" if near else ""
+            dash = "--" if name.startswith("--") else ""
+            hint = f"; did you mean {' or '.join(dash + n for n in near[:2])}?" if near else ""
             raise FlopwiseError(f"{where}: '{name}' is not among the checked options of {labels} "
                                 f"(src/flopwise/export/{FLAGS_FILE}){hint}")
 

@@ -63,6 +63,8 @@ def build_args(ctx: c.ExportContext) -> list[tuple[str, list[str]]]:
         par += ["--num-layers-per-virtual-pipeline-stage", str(m.n_layers // (p.pp * p.vpp))]
     if m.is_moe:
         par += ["--expert-model-parallel-size", str(p.ep)]
+        if p.ep > 1:  # experts whole on each rank, EP folded over tp·cp·dp (as flopwise plans it)
+            par += ["--expert-tensor-parallel-size", "1"]
     if p.sequence_parallel:
         par += ["--sequence-parallel"]
     if p.tp_overlap:

@@ -83,7 +83,7 @@ def candidate_arrays(job: TrainingJob, n_gpus: int, space: SearchSpace) -> PlanA
             continue
         per_dp = B // dp
         mbs = space.mb or tuple(b for b in divisors(per_dp) if b <= space.max_mb)
-        eps = space.ep or (tuple(e for e in divisors(m.n_experts) if dp % e == 0) if m.is_moe else (1,))
+        eps = space.ep or (tuple(e for e in divisors(m.n_experts) if (tp * cp * dp) % e == 0) if m.is_moe else (1,))
         vpps = space.vpp or (tuple(v for v in range(1, space.max_vpp + 1) if pp * v <= L) if pp > 1 else (1,))
         for mb, ep, vpp in itertools.product(mbs, eps, vpps):
             rows.append((tp, pp, dp, cp, ep, vpp, mb))
