@@ -142,6 +142,17 @@ def test_moe_and_mla_models_export_to_megatron(est, tmp_path):
     assert "--multi-latent-attention" in args and "--moe-layer-freq '([0]*3+[1]*58)'" in args
     assert read_back("megatron", tmp_path / "dsv3") == plan
 
+    # EP folded over the TP ranks (ep 16 > dp 8) with the all-to-all overlapped: both say so and read back
+    plan = ParallelPlan(tp=2, pp=1, dp=32, ep=64, micro_batch=1, sharding="distributed-optimizer", ep_overlap=True)
+    export_plan("megatron", with_plan(est, plan, global_batch=512, seq_len=4096), ds, tmp_path / "dsv3b")
+    args = (tmp_path / "dsv3b" / "megatron_args.sh").read_text()
+    assert "--expert-tensor-parallel-size 1" in args and "--overlap-moe-expert-parallel-comm" in args
+    assert read_back("megatron", tmp_path / "dsv3b") == plan
+    plain_1f1b = ParallelPlan(tp=2, pp=4, dp=8, ep=8, micro_batch=1, sharding="distributed-optimizer", ep_overlap=True)
+    with pytest.raises(FlopwiseError, match="interleaved"):
+        export_plan("megatron", with_plan(est, plain_1f1b, global_batch=512, seq_len=4096, model="Mixtral 8x7B"),
+                    mixtral, tmp_path / "mixtral-1f1b")
+
 
 # ---- what each file says -----------------------------------------------------------------------------
 

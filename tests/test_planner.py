@@ -374,3 +374,16 @@ def test_moe_parallel_folding_lets_ep_span_tensor_parallel_ranks():
     stage_layers = -(-m.n_layers // 8)
     per_gpu = expert_params * stage_layers / m.n_layers / 32
     assert res.weights_bytes[0] > 2 * per_gpu  # whole experts: not divided again by tp
+
+
+def test_expert_all_to_all_overlap_hides_behind_compute():
+    """ep_overlap (DualPipe, Megatron --overlap-moe-expert-parallel-comm): the all-to-all runs beside another
+    micro-batch's compute; only what the overlap leaves is exposed, and the plan label says so."""
+    job = TrainingJob(get_model("deepseek-v3"), H100, 1024, 4096, "fp8")
+    base = ParallelPlan(tp=1, pp=16, dp=16, ep=16, micro_batch=1, sharding="distributed-optimizer", recompute="full")
+    res = evaluate(job, [base, base.model_copy(update={"ep_overlap": True})], 256)
+    assert 0 < res.ep_comm_s[1] < 0.75 * res.ep_comm_s[0]
+    assert res.step_s[1] < res.step_s[0]
+    assert "ep-overlap" in base.model_copy(update={"ep_overlap": True}).label()
+    from flopwise.plan.parallel import parse_plan_spec
+    assert parse_plan_spec("ep=16,a2a_overlap=true")["ep_overlap"] is True

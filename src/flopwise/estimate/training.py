@@ -61,6 +61,7 @@ class PlanArrays:
     sp: np.ndarray  # bool: sequence parallel
     tp_overlap: np.ndarray  # bool: TP collectives overlapped with the GEMMs (needs sp)
     flash: np.ndarray  # bool
+    ep_overlap: np.ndarray = None  # bool: expert all-to-all overlapped with another micro-batch's compute
 
     @classmethod
     def from_plans(cls, plans: list[ParallelPlan]) -> "PlanArrays":
@@ -75,7 +76,12 @@ class PlanArrays:
             recompute=arr(lambda p: RECOMPUTE_CODE[p.recompute]), rec_layers=arr(lambda p: p.recompute_layers or 0),
             sp=arr(lambda p: p.sequence_parallel and p.tp > 1, bool), flash=arr(lambda p: p.flash_attention, bool),
             tp_overlap=arr(lambda p: p.tp_overlap and p.sequence_parallel and p.tp > 1, bool),
+            ep_overlap=arr(lambda p: p.ep_overlap and p.ep > 1, bool),
         )
+
+    def __post_init__(self) -> None:
+        if self.ep_overlap is None:
+            self.ep_overlap = np.zeros(len(self.tp), dtype=bool)
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -388,6 +394,11 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
         one_el = np.maximum(remote_nodes * h / net_bw, nvl_copies * h / nv_bw) * tok_ep
         a2a_f = np.where(ep > 1, (el_disp + 2.0) * one_el, 0.0) * frac_moe
         a2a_b = np.where(ep > 1, 4.0 * one_el, 0.0) * frac_moe
+        # overlapped with the compute of another micro-batch (DualPipe; Megatron's 1F1B a2a overlap):
+        # only what the overlap leaves stays exposed (see _overlap)
+        busy_f, busy_b = mm_fwd + attn_fwd, 2.0 * mm_fwd + attn_bwd
+        a2a_f = np.where(pa.ep_overlap, _overlap(busy_f, a2a_f) - busy_f, a2a_f)
+        a2a_b = np.where(pa.ep_overlap, _overlap(busy_b, a2a_b) - busy_b, a2a_b)
     else:
         a2a_f = a2a_b = np.zeros_like(tp)
 

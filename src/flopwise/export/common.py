@@ -125,6 +125,8 @@ def canonical(plan: ParallelPlan) -> ParallelPlan:
         upd["sequence_parallel"] = False
     if plan.tp_overlap and (plan.tp == 1 or not plan.sequence_parallel):
         upd["tp_overlap"] = False
+    if plan.ep_overlap and plan.ep == 1:
+        upd["ep_overlap"] = False
     if plan.dp == 1 and plan.sharding != "none":
         upd["sharding"] = "none"
     return plan.model_copy(update=upd) if upd else plan

@@ -45,6 +45,9 @@ def native(plan: ParallelPlan, job: TrainingJob) -> ParallelPlan:
         raise FlopwiseError("Megatron-LM export: expert parallelism is not supported with fp16; use bf16")
     if p.recompute == "block" and p.recompute_layers is None:
         raise FlopwiseError("Megatron-LM export: recompute=block needs a layer count; give --plan recompute_layers=K")
+    if p.ep_overlap and p.pp > 1 and p.vpp == 1:
+        raise FlopwiseError("Megatron-LM export: --overlap-moe-expert-parallel-comm runs with pp=1 or an interleaved "
+                            "pipeline; re-plan with vpp > 1 (or pp=1)")
     return p
 
 
@@ -69,6 +72,8 @@ def build_args(ctx: c.ExportContext) -> list[tuple[str, list[str]]]:
         par += ["--sequence-parallel"]
     if p.tp_overlap:
         par += ["--tp-comm-overlap"]
+    if p.ep_overlap:
+        par += ["--overlap-moe-expert-parallel-comm", "--delay-wgrad-compute"]
     out.append((f"parallelism (data parallel = GPUs / (tp*pp*cp) = {p.dp})", par))
 
     batch = ["--micro-batch-size", str(p.micro_batch), "--global-batch-size", str(job.global_batch),
@@ -293,6 +298,7 @@ def read(out_dir: Path) -> tuple[ParallelPlan, int]:
         sharding=sharding, recompute=recompute, recompute_layers=recompute_layers,
         sequence_parallel=bool(a.get("--sequence-parallel")) and tp > 1,
         tp_overlap=bool(a.get("--tp-comm-overlap")) and bool(a.get("--sequence-parallel")) and tp > 1,
+        ep_overlap=bool(a.get("--overlap-moe-expert-parallel-comm")) and num("--expert-model-parallel-size", 1) > 1,
         precision=precision, flash_attention=a.get("--attention-backend", "auto") in FLASH_BACKENDS,
     )
     return plan, n

@@ -55,6 +55,9 @@ def native(plan: ParallelPlan, job: TrainingJob) -> ParallelPlan:
                             "stage; re-plan with --plan recompute=full (or none), or export to megatron")
     if p.precision == "fp16":
         raise FlopwiseError("torchtitan export: torchtitan trains in bf16, fp8 (float8 converter) or fp32, not fp16")
+    if p.ep_overlap:
+        raise FlopwiseError("torchtitan export: torchtitan has no expert all-to-all overlap; re-plan with "
+                            "ep_overlap=false, or export to megatron")
     if p.ep > 1:
         shard = _degrees(p, job.cluster.gpus_per_node)[1]
         if (shard * p.cp) % p.ep:

@@ -49,6 +49,8 @@ class ParallelPlan(BaseModel):
     sequence_parallel: bool = True
     tp_overlap: bool = Field(default=False, description="tensor-parallel collectives overlapped with the GEMMs "
                              "(Megatron --tp-comm-overlap, torchtitan async TP); needs sequence parallel")
+    ep_overlap: bool = Field(default=False, description="expert all-to-all overlapped with another micro-batch's "
+                             "compute (DeepSeek DualPipe, Megatron --overlap-moe-expert-parallel-comm)")
     precision: Literal["bf16", "fp16", "fp8", "fp32"] = "bf16"
     flash_attention: bool = True
 
@@ -78,6 +80,8 @@ class ParallelPlan(BaseModel):
             parts.append("sp")
         if self.tp > 1 and self.tp_overlap:
             parts.append("tp-overlap")
+        if self.ep > 1 and self.ep_overlap:
+            parts.append("ep-overlap")
         return " ".join(parts)
 
 
@@ -85,7 +89,7 @@ PLAN_KEYS = {
     "tp": int, "pp": int, "dp": int, "cp": int, "ep": int, "vpp": int,
     "mb": int, "micro_batch": int, "sharding": str, "recompute": str, "sp": str, "sequence_parallel": str,
     "precision": str, "flash": str, "flash_attention": str, "recompute_layers": int,
-    "tp_overlap": str, "async_tp": str,
+    "tp_overlap": str, "async_tp": str, "ep_overlap": str, "a2a_overlap": str,
 }
 
 
@@ -126,6 +130,8 @@ def parse_plan_spec(text: str) -> dict:
             out["flash_attention"] = _bool(value, key)
         elif key in {"tp_overlap", "async_tp"}:
             out["tp_overlap"] = _bool(value, key)
+        elif key in {"ep_overlap", "a2a_overlap"}:
+            out["ep_overlap"] = _bool(value, key)
         elif key == "sharding":
             if value not in SHARDINGS:
                 raise FlopwiseError(f"unknown sharding '{value}'; accepted: {', '.join(SHARDINGS)}")

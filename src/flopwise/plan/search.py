@@ -35,6 +35,7 @@ class SearchSpace:
     recompute_layers: int | None = None  # block recompute: pinned layers per chunk (None = as few as fit)
     sequence_parallel: tuple[bool, ...] = (True,)
     tp_overlap: bool = False  # off by default, as in Megatron-LM and torchtitan; pin it where the stack has it
+    ep_overlap: bool = False  # likewise for the expert all-to-all (DualPipe, Megatron's a2a overlap)
     flash_attention: bool = True
     max_tp: int = 64
     max_mb: int = 16
@@ -61,6 +62,8 @@ class SearchSpace:
             kw["flash_attention"] = fields["flash_attention"]
         if "tp_overlap" in fields:
             kw["tp_overlap"] = bool(fields["tp_overlap"])
+        if "ep_overlap" in fields:
+            kw["ep_overlap"] = bool(fields["ep_overlap"])
         return cls(**kw)
 
 
@@ -112,6 +115,7 @@ def candidate_arrays(job: TrainingJob, n_gpus: int, space: SearchSpace) -> PlanA
         sp=np.array(sps, dtype=bool)[si] & (tp_col > 1),
         flash=np.full(total, space.flash_attention, dtype=bool),
         tp_overlap=np.full(total, space.tp_overlap, dtype=bool) & (tp_col > 1) & np.array(sps, dtype=bool)[si],
+        ep_overlap=np.full(total, space.ep_overlap, dtype=bool) & (cols[:, 4] > 1),
     )
 
 
@@ -137,6 +141,7 @@ def plan_at(pa: PlanArrays, i: int, precision: str, res: TrainingArrays | None =
         vpp=int(pa.vpp[i]), micro_batch=int(pa.mb[i]), sharding=sharding,
         recompute=RECOMPUTE_NAMES[int(pa.recompute[i])], sequence_parallel=bool(pa.sp[i]),
         recompute_layers=_block_layers(pa, i, res), tp_overlap=bool(pa.tp_overlap[i]),
+        ep_overlap=bool(pa.ep_overlap[i]),
         precision=precision, flash_attention=bool(pa.flash[i]),
     )
 

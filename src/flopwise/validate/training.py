@@ -68,6 +68,17 @@ def overlaps_tp_comm(row: TrainingRun) -> bool:
     return any(w in text for w in TP_OVERLAP_WORDS)
 
 
+EP_OVERLAP_WORDS = ("dualpipe", "a2a overlap", "a2a_overlap", "all-to-all overlap", "overlap-moe-expert-parallel-comm",
+                    "ep overlap", "expert-parallel overlap", "ep communication overlap")
+
+
+def overlaps_ep_comm(row: TrainingRun) -> bool:
+    """Whether the notes say the expert all-to-all was overlapped with compute (DualPipe, Megatron's
+    --overlap-moe-expert-parallel-comm / moe_a2a_overlap), off by default in the stacks."""
+    text = (row.notes or "").lower()
+    return any(w in text for w in EP_OVERLAP_WORDS)
+
+
 FLASH_WORDS = ("flash", "xformers", "memory-efficient attention", "memory efficient attention", "sdpa")
 
 
@@ -114,6 +125,8 @@ def _pinned(row: TrainingRun) -> dict:
         fixed["cp"] = 1  # context parallelism reached the training stacks in 2024 (Megatron-Core, Llama 3)
     if overlaps_tp_comm(row):
         fixed["tp_overlap"] = True
+    if overlaps_ep_comm(row):
+        fixed["ep_overlap"] = True
     for key in ("tp", "pp", "cp", "ep", "vpp"):
         v = getattr(row, key)
         if v is not None:
