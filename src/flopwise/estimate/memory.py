@@ -62,6 +62,7 @@ def activation_bytes_per_layer(
     recompute="none",
     flash_attention=True,
     cp=1,
+    precision="bf16",
 ):
     """Activation bytes one transformer layer keeps for backward, for one micro-batch, per GPU.
 
@@ -69,7 +70,8 @@ def activation_bytes_per_layer(
     s·b·h·(34 + 5·a·s/h) (eq. 1); with tensor parallel t: s·b·h·(10 + 24/t + 5·a·s/(h·t)); with sequence
     parallel everything is divided by t; selective recompute (or flash attention, which never stores
     the s×s scores) drops the 5·a·s/h term; full recompute keeps only the layer input 2·s·b·h.
-    The terms are generalised to GQA, SwiGLU and MoE from the same per-tensor accounting.
+    The terms are generalised to GQA, SwiGLU and MoE from the same per-tensor accounting. With fp8 GEMMs
+    (Transformer Engine) the inputs a GEMM keeps for its weight gradient are saved in fp8: 1 byte, not 2.
     Works elementwise on NumPy arrays (recompute may be a name or an array of codes 0/1/2).
     """
     import numpy as np
@@ -89,15 +91,18 @@ def activation_bytes_per_layer(
     v_frac = model.attn_dim / h
     # replicated over TP ranks: two layernorm inputs (2+2), two dropout masks (1+1, models trained with
     # dropout only) and the inputs of the QKV and first MLP GEMMs (2+2), which every TP rank needs whole
-    replicated = 10.0 if model.dropout else 8.0
-    # attention block inside TP: Q 2, K 2, V 2 (scaled for GQA/MLA), projection input 2
-    attn = 2.0 * q_frac + 2.0 * kv_frac + 2.0 * kv_frac + 2.0 * v_frac
+    g = 1.0 if precision == "fp8" else 2.0  # bytes of a saved GEMM input
+    replicated = (6.0 if model.dropout else 4.0) + 2.0 * g
+    # attention block inside TP: Q 2, K 2, V 2 (scaled for GQA/MLA), projection input (a GEMM input)
+    attn = 2.0 * q_frac + 2.0 * kv_frac + 2.0 * kv_frac + g * v_frac
     # MLP inside TP (per routed token; MoE stores k experts' activations)
     f = model.ffn_hidden / h
-    mlp_one = 2.0 * f * (3 if model.mlp == "swiglu" else 2)  # swiglu: gate, up, product; gelu: in, out
+    # swiglu: gate, up (2 each) and their product, the down GEMM's input; gelu: the activation's input
+    # (2) and output, the second GEMM's input
+    mlp_one = f * (4.0 + g if model.mlp == "swiglu" else 2.0 + g)
     if model.is_moe:
         k = model.experts_per_token + model.n_shared_experts
-        mlp = mlp_one * k + 2.0 * model.experts_per_token  # experts + router-permuted copies of the input
+        mlp = mlp_one * k + g * model.experts_per_token  # experts + router-permuted copies of the input
     else:
         mlp = mlp_one
     # materialised scores: QK^T and softmax output (2+2) and the attention-dropout mask (1)

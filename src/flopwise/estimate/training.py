@@ -253,8 +253,9 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     buffers_b = gather_buf + tp_buf + grad_bucket
 
     # ---- activations (Korthikanti et al. 2022, generalised; see memory.py) --
-    act_layer_full = activation_bytes_per_layer(m_, s, mb, tp, sp, 0, flash | (rec == 1), cp)
-    act_layer = activation_bytes_per_layer(m_, s, mb, tp, sp, rec, flash, cp)
+    prec = job.precision
+    act_layer_full = activation_bytes_per_layer(m_, s, mb, tp, sp, 0, flash | (rec == 1), cp, prec)
+    act_layer = activation_bytes_per_layer(m_, s, mb, tp, sp, rec, flash, cp, prec)
     in_flight = np.minimum(m, pp)
     interleave = np.where(vpp > 1, 1.0 + (pp - 1) / (pp * vpp), 1.0)
     logits = logits_bytes(m_, s, mb, tp, cp)
@@ -266,7 +267,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     k_rec = np.zeros_like(tp)
     block_is_full = np.zeros(len(pa), dtype=bool)
     if np.any(block):
-        ckpt = activation_bytes_per_layer(m_, s, mb, tp, sp, 2, flash, cp)
+        ckpt = activation_bytes_per_layer(m_, s, mb, tp, sp, 2, flash, cp, prec)
         room = ((acc.memory_bytes - eff_params.FRAMEWORK_FIXED_BYTES - weights_b - grads_b - opt_b) / (1.0 + frag)
                 - buffers_b - act_layer_full)
         gain = np.maximum(act_layer - ckpt, 1.0)
