@@ -387,3 +387,13 @@ def test_expert_all_to_all_overlap_hides_behind_compute():
     assert "ep-overlap" in base.model_copy(update={"ep_overlap": True}).label()
     from flopwise.plan.parallel import parse_plan_spec
     assert parse_plan_spec("ep=16,a2a_overlap=true")["ep_overlap"] is True
+
+
+def test_long_context_models_pre_train_at_8k_unless_told(cli):
+    """Llama 3.1's context is 128k but it pre-trained at 8192; the default plan does too, and says so."""
+    out = json.loads(cli("train", "llama-3.1-405b", "--tokens", "15e12", "--gpu", "h100-sxm5-80gb", "--gpus", "2048",
+                         "--json", check=True).stdout)
+    assert out["seq_len"] == 8192
+    gpt3 = json.loads(cli("train", "gpt3-1.3b", "--tokens", "3e11", "--gpu", "a100-sxm4-80gb", "--gpus", "8",
+                          "--json", check=True).stdout)
+    assert gpt3["seq_len"] == 2048  # a shorter context is kept

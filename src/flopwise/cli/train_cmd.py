@@ -95,7 +95,7 @@ def train(
     system: str = typer.Option(None, "--system", help="bundled system: dgx-a100, dgx-h100, hgx-h200, pcie-4090x8, ..."),
     cluster_file: Path = typer.Option(None, "--cluster", help="YAML cluster file (accelerator, gpus_per_node, nvlink_gb_per_s, network_gbit_per_s)"),
     global_batch: int = typer.Option(None, "--global-batch", help="sequences per optimizer step (default ~4M tokens)"),
-    seq_len: int = typer.Option(None, "--seq-len", help="training sequence length (default: the model's)"),
+    seq_len: int = typer.Option(None, "--seq-len", help="training sequence length (default: the model's context, at most 8192)"),
     precision: str = typer.Option("bf16", "--precision", help="bf16, fp16, fp8 or fp32"),
     optimizer: str = typer.Option("adam", "--optimizer", help="adam, adamw, adam-8bit, sgd, adafactor, lion"),
     mfu: float = typer.Option(None, "--mfu", help="skip the planner: assume this MFU (what-if arithmetic)"),

@@ -161,7 +161,9 @@ def compare_training(model: ModelSpec, tokens: float, catalog: PriceCatalog, seq
         raise FlopwiseError(f"--max-gpus must be at least 1, got {max_gpus}")
     if sort not in ("cost", "time", "usd-per-m-tokens"):
         raise FlopwiseError(f"--sort must be cost, time or usd-per-m-tokens, got '{sort}'")
-    s = seq_len or model.max_seq_len
+    from flopwise.plan.training import default_seq_len
+
+    s = seq_len or default_seq_len(model)
     offers, skipped = _offers(catalog, clouds, accelerators, spot)
     by_acc: dict[str, list] = {}
     for acc, p, market, usd in offers:

@@ -29,6 +29,17 @@ from flopwise.catalog.failures import FailureModel
 DEFAULT_BATCH_TOKENS = 4 * 2**20  # ~4M tokens per step, typical of LLM pre-training
 
 
+# Pre-training sequence length when none is given: the model's context, at most this. Long-context
+# models pre-train at 4k-8k tokens and extend the context afterwards (Llama 3: 8192 then 128k; Qwen3 and
+# DeepSeek-V3: 4096 then 32k+), so planning 15T tokens at 128k would price the wrong run.
+DEFAULT_PRETRAIN_SEQ_LEN = 8192
+
+
+def default_seq_len(model: ModelSpec) -> int:
+    """The sequence length a pre-training plan uses when none is given."""
+    return min(model.max_seq_len, DEFAULT_PRETRAIN_SEQ_LEN)
+
+
 def default_global_batch(seq_len: int, n_gpus: int) -> int:
     """~4M tokens per step as a power of two in sequences, times the odd factor of the GPU count."""
     b = 2 ** max(0, round(math.log2(max(DEFAULT_BATCH_TOKENS / seq_len, 1))))
@@ -310,7 +321,7 @@ def make_job(model: ModelSpec, cluster: Cluster, gpus: int, global_batch: int | 
 
     if gpus <= 0:
         raise FlopwiseError(f"--gpus must be a positive integer, got {gpus}")
-    s = seq_len or model.max_seq_len
+    s = seq_len or default_seq_len(model)
     if s <= 0:
         raise FlopwiseError(f"--seq-len must be positive, got {s}")
     b = global_batch or default_global_batch(s, gpus)
