@@ -208,3 +208,13 @@ def test_a_capped_fleet_takes_longer_and_features_follow_the_sources_year():
     assert _pinned(TrainingRun(id="x", source="Someone et al. 2023"))["cp"] == 1  # CP reached the stacks in 2024
     assert "cp" not in _pinned(TrainingRun(id="x", source="Someone et al. 2024"))
     assert _pinned(TrainingRun(id="x", source="Someone et al. 2021"))["sequence_parallel"] is False
+
+
+def test_a_row_without_a_sequence_length_uses_the_pretraining_default():
+    from flopwise.catalog.runs import TrainingRun
+    from flopwise.validate.training import score_training_row
+
+    row = TrainingRun(id="x", model="Llama 3.1 405B", accelerator="h100-sxm5-80gb", num_accelerators=2048,
+                      global_batch_seqs=2048, measured_tokens_per_s_per_gpu=200.0)
+    s = score_training_row(row)
+    assert s.error is not None and "sequence length not given: assumed 8192" in s.note

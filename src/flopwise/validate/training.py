@@ -186,7 +186,13 @@ def score_training_row(row: TrainingRun) -> RowScore:
             # a power-capped fleet: the rated power stays, the sustained clock follows the cap
             acc = acc.model_copy(update={"rated_power_w": acc.rated_power_w or acc.tdp_w, "tdp_w": cap})
             notes.append(f"power limit {cap:.0f} W of {acc.rated_power_w:.0f} W")
-        seq = row.seq_len or model.max_seq_len
+        if row.seq_len:
+            seq = row.seq_len
+        else:
+            from flopwise.plan.training import default_seq_len
+
+            seq = default_seq_len(model)
+            notes.append(f"sequence length not given: assumed {seq}")
         n = row.num_accelerators
         if n is None:
             if row.tp and row.pp and row.dp:
