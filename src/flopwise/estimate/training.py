@@ -148,7 +148,7 @@ REASONS = {
     3: "heads (or KV heads) not divisible by tp",
     4: "global batch not divisible by dp·micro_batch",
     5: "interleaved schedule needs pp > 1 and micro-batches divisible by pp",
-    6: "experts not divisible by ep, or ep does not divide tp·cp·dp",
+    6: "expert parallel: the experts must divide by ep, ep must divide tp·cp·dp, and a dense model has ep = 1",
     7: "sequence length not divisible by cp (cp needs flash attention)",
     8: "DeepSpeed ZeRO-2/3 cannot be combined with pipeline parallelism (use fsdp or zero1)",
     9: "does not fit in memory",
