@@ -29,13 +29,14 @@ class GenerationEfficiency:
 # published llm-foundry MPT benchmark rows (whose long-context rows isolate attention); see accuracy.md.
 # Hopper fp8 GEMMs: 0.55 of the fp8 peak = 1.83x the bf16 rate (cuBLAS/TE fp8 GEMMs run 1.7-1.9x bf16),
 # chosen over all 45 dense H100 fp8 rows of four sources at once (llm-foundry, torchtitan, NeMo, public).
+# Blackwell keeps the same fp8/bf16 rate ratio: 0.65 x 1.83 / 2 = 0.60.
 EFFICIENCY: dict[str, GenerationEfficiency] = {
     "volta": GenerationEfficiency(matmul=0.60, attention=0.40, memory_bw=0.75, fp8_matmul=0.0),
     "turing": GenerationEfficiency(matmul=0.70, attention=0.40, memory_bw=0.75, fp8_matmul=0.0),
     "ampere": GenerationEfficiency(matmul=0.75, attention=0.30, memory_bw=0.75, fp8_matmul=0.0),
     "ada": GenerationEfficiency(matmul=0.70, attention=0.30, memory_bw=0.75, fp8_matmul=0.55),
     "hopper": GenerationEfficiency(matmul=0.60, attention=0.25, memory_bw=0.75, fp8_matmul=0.55),
-    "blackwell": GenerationEfficiency(matmul=0.65, attention=0.45, memory_bw=0.75, fp8_matmul=0.50),
+    "blackwell": GenerationEfficiency(matmul=0.65, attention=0.45, memory_bw=0.75, fp8_matmul=0.60),
 }
 DEFAULT_EFFICIENCY = GenerationEfficiency(matmul=0.60, attention=0.40, memory_bw=0.70, fp8_matmul=0.45)
 
