@@ -75,6 +75,9 @@ def test_rows_without_a_shape_get_a_llama_like_model_of_their_size(params_b):
     assert any("Llama-like shape" in n for n in notes)
     if params_b == 6.74:  # Llama 2 7B's real shape
         assert (model.n_layers, model.d_model) == (32, 4096)
+    gqa, gqa_notes = model_from_row(row.model_copy(update={"notes": "uses GQA but its shape is not published"}), 4096)
+    assert gqa.kv_heads == 8 and gqa.params_total == pytest.approx(params_b * 1e9, rel=0.12)
+    assert gqa.n_layers >= model.n_layers and "8 KV heads" in gqa_notes[0]
 
 
 def test_a_published_batch_the_gpus_cannot_divide_is_rounded_and_said(tmp_path: Path, cli):

@@ -21,17 +21,21 @@ LLAMA_VOCAB = 32000
 # dimension 128, d / layers = 128 as in Llama 2 7B and 13B), so that 12·layers·d² ≈ parameters.
 ASPECT_RATIO = 128
 HEAD_DIM = 128
+GQA_KV_HEADS = 8  # the usual grouped-query choice (Llama 2 70B, Llama 3, Mistral, Qwen2.5-72B)
 
 
-def shape_for_params(params: float, vocab: int = LLAMA_VOCAB) -> dict:
+def shape_for_params(params: float, vocab: int = LLAMA_VOCAB, kv_heads: int | None = None) -> dict:
     """Layers, width, heads and MLP size of a Llama-like dense model with about `params` parameters
-    (input and output embeddings included, MLP size rounded up to a multiple of 256 as Llama does)."""
+    (input and output embeddings included, MLP size rounded up to a multiple of 256 as Llama does);
+    `kv_heads` for grouped-query attention (None: one KV head per query head)."""
     import math
 
+    unit = HEAD_DIM * (kv_heads or 1)  # grouped-query heads come in whole groups
     d = (ASPECT_RATIO * params / 12.0) ** (1.0 / 3.0)
-    d = max(HEAD_DIM, round(d / HEAD_DIM) * HEAD_DIM)
+    d = max(unit, round(d / unit) * unit)
     ffn = 256 * math.ceil(8.0 * d / 3.0 / 256)
-    per_layer = 4.0 * d * d + 3.0 * d * ffn
+    kv_dim = d if kv_heads is None else kv_heads * HEAD_DIM
+    per_layer = 2.0 * d * d + 2.0 * d * kv_dim + 3.0 * d * ffn
     layers = max(1, round((params - 2.0 * vocab * d) / per_layer))
     return {"layers": layers, "hidden": d, "heads": d // HEAD_DIM, "ffn_hidden": ffn}
 
@@ -63,10 +67,15 @@ def model_from_row(row: TrainingRun | InferenceRun, max_seq_len: int = 2048) -> 
     if missing:
         if len(missing) < 4 or not row.params_b or (row.experts or 0) > 0:
             raise FlopwiseError(f"architecture not given ({', '.join(missing)})")
-        shape = shape_for_params(row.params_b * 1e9, row.vocab or LLAMA_VOCAB)
-        kv_heads = None
+        text = (row.notes or "").lower()
+        gqa = any(w in text for w in ("gqa", "grouped-query", "grouped query"))
+        kv_heads = GQA_KV_HEADS if gqa else None
+        shape = shape_for_params(row.params_b * 1e9, row.vocab or LLAMA_VOCAB, kv_heads)
+        if kv_heads and shape["heads"] % kv_heads:
+            kv_heads = None
         notes.append(f"architecture not given: assumed a Llama-like shape for {row.params_b:g}B "
-                     f"({shape['layers']} layers, d {shape['hidden']}, ffn {shape['ffn_hidden']})")
+                     f"({shape['layers']} layers, d {shape['hidden']}, ffn {shape['ffn_hidden']}"
+                     + (f", {kv_heads} KV heads as the notes name GQA" if kv_heads else "") + ")")
     gelu = _is_plain_mlp(row, shape)
     vocab = row.vocab
     if vocab is None:
