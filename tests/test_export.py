@@ -67,6 +67,7 @@ ROUND_TRIPS = {
         ParallelPlan(tp=8, pp=4, dp=2, vpp=2, micro_batch=1, sharding="distributed-optimizer", recompute="block",
                      recompute_layers=3),
         ParallelPlan(tp=8, pp=1, dp=8, micro_batch=1, sharding="distributed-optimizer", recompute="full", tp_overlap=True),
+        ParallelPlan(tp=4, pp=2, dp=8, micro_batch=1, sharding="distributed-optimizer", recompute="none", flash_version=3),
     ],
     "torchtitan": [
         ParallelPlan(tp=8, pp=1, dp=8, micro_batch=1, sharding="fsdp", recompute="selective"),
@@ -124,6 +125,8 @@ def test_aliases_are_renamed_to_the_targets_words(job):
     # cannot combine with TP
     with pytest.raises(FlopwiseError, match="DDP"):
         native_plan("torchtitan", ParallelPlan(tp=8, dp=8, sharding="hsdp"), job)
+    with pytest.raises(FlopwiseError, match="FlashAttention-2 class"):
+        native_plan("torchtitan", ParallelPlan(tp=8, dp=8, sharding="fsdp", flash_version=3), job)
 
 
 def test_moe_and_mla_models_export_to_megatron(est, tmp_path):

@@ -221,3 +221,12 @@ def test_a_row_without_a_sequence_length_uses_the_pretraining_default():
                       global_batch_seqs=2048, measured_tokens_per_s_per_gpu=200.0)
     s = score_training_row(row)
     assert s.error is not None and "sequence length not given: assumed 8192" in s.note
+
+
+def test_the_attention_kernel_class_comes_from_the_notes():
+    from flopwise.catalog.runs import TrainingRun
+    from flopwise.validate.training import _pinned
+
+    assert _pinned(TrainingRun(id="x", notes="TE with cuDNN fused attention"))["flash_version"] == 3
+    assert _pinned(TrainingRun(id="x", notes="FlashAttention-3 kernels"))["flash_version"] == 3
+    assert "flash_version" not in _pinned(TrainingRun(id="x", notes="SDPA flash; commit 9fa3c1"))

@@ -104,5 +104,17 @@ def power_cap_factor(acc) -> float:
     return ((cap - idle) / (rated - idle)) ** (1.0 / DVFS_POWER_EXPONENT)
 
 
+# FlashAttention-3 / cuDNN fused attention on Hopper (warp-specialised, TMA, async softmax): the FA3 paper
+# (Shah et al. 2024) measures 1.5-2.0x FlashAttention-2's forward and 1.5-1.75x its backward on H100;
+# weighting fwd 1 : bwd 2.5 by FLOPs, 1.7x. In place, the same discount as the FA2-class value: 0.25 x 1.7.
+# Other generations have no separate kernel class here (Blackwell's value is already cuDNN-class).
+FA3_ATTENTION: dict[str, float] = {"hopper": 0.42}
+
+
+def fa3_attention_for(generation: str) -> float:
+    """Attention efficiency of FlashAttention-3 / cuDNN-class kernels (the FA2-class value where none)."""
+    return FA3_ATTENTION.get(generation, efficiency_for(generation).attention)
+
+
 def efficiency_for(generation: str) -> GenerationEfficiency:
     return EFFICIENCY.get(generation, DEFAULT_EFFICIENCY)

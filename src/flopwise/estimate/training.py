@@ -62,6 +62,7 @@ class PlanArrays:
     tp_overlap: np.ndarray  # bool: TP collectives overlapped with the GEMMs (needs sp)
     flash: np.ndarray  # bool
     ep_overlap: np.ndarray = None  # bool: expert all-to-all overlapped with another micro-batch's compute
+    fa3: np.ndarray = None  # bool: FlashAttention-3 / cuDNN-class attention kernel
 
     @classmethod
     def from_plans(cls, plans: list[ParallelPlan]) -> "PlanArrays":
@@ -77,11 +78,14 @@ class PlanArrays:
             sp=arr(lambda p: p.sequence_parallel and p.tp > 1, bool), flash=arr(lambda p: p.flash_attention, bool),
             tp_overlap=arr(lambda p: p.tp_overlap and p.sequence_parallel and p.tp > 1, bool),
             ep_overlap=arr(lambda p: p.ep_overlap and p.ep > 1, bool),
+            fa3=arr(lambda p: p.flash_attention and p.flash_version == 3, bool),
         )
 
     def __post_init__(self) -> None:
         if self.ep_overlap is None:
             self.ep_overlap = np.zeros(len(self.tp), dtype=bool)
+        if self.fa3 is None:
+            self.fa3 = np.zeros(len(self.tp), dtype=bool)
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -315,7 +319,8 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
 
     attn_flops_causal = attention_fwd_flops_per_token(m_, s, causal=True) / L  # per token per layer
     attn_flops_full = attention_fwd_flops_per_token(m_, s, causal=False) / L
-    attn_fwd_flash = tokens_mb * attn_flops_causal / tp / peak16 / eff.attention
+    attn_eff = np.where(pa.fa3, eff_params.fa3_attention_for(acc.generation), eff.attention)
+    attn_fwd_flash = tokens_mb * attn_flops_causal / tp / peak16 / attn_eff
     attn_fwd_plain = tokens_mb * attn_flops_full / tp / (peak16 * eff.matmul * _gemm_eff(m_.hd))
     score_bytes = tokens_mb * m_.n_heads / tp * s * eff_params.SCORE_BYTES_PER_ELEMENT
     attn_fwd = np.where(flash, attn_fwd_flash, attn_fwd_plain + score_bytes / bw)

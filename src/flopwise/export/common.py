@@ -127,6 +127,8 @@ def canonical(plan: ParallelPlan) -> ParallelPlan:
         upd["tp_overlap"] = False
     if plan.ep_overlap and plan.ep == 1:
         upd["ep_overlap"] = False
+    if not plan.flash_attention and plan.flash_version != 2:
+        upd["flash_version"] = 2
     if plan.dp == 1 and plan.sharding != "none":
         upd["sharding"] = "none"
     return plan.model_copy(update=upd) if upd else plan

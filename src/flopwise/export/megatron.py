@@ -24,6 +24,7 @@ FSDP_STRATEGY = {"zero2": "optim_grads", "fsdp": "optim_grads_params"}
 FSDP_READ = {"no_shard": "none", "optim": "distributed-optimizer", "optim_grads": "zero2",
              "optim_grads_params": "fsdp"}
 FLASH_BACKENDS = {"flash", "fused", "auto"}  # fused = cuDNN fused attention, also memory-efficient
+# "fused" (Transformer Engine's cuDNN attention) is FlashAttention-3 class on Hopper; "flash" is FA2
 
 
 def native(plan: ParallelPlan, job: TrainingJob) -> ParallelPlan:
@@ -103,7 +104,8 @@ def build_args(ctx: c.ExportContext) -> list[tuple[str, list[str]]]:
                      "--recompute-num-layers", str(p.recompute_layers)]))
 
     prec = {"bf16": ["--bf16"], "fp16": ["--fp16"], "fp8": ["--bf16", "--fp8-format", "hybrid"], "fp32": []}[p.precision]
-    prec += ["--attention-backend", "flash" if p.flash_attention else "unfused"]
+    backend = ("fused" if p.flash_version == 3 else "flash") if p.flash_attention else "unfused"
+    prec += ["--attention-backend", backend]
     out.append((f"precision {p.precision}, attention kernel", prec))
 
     shape = ["--num-layers", str(m.n_layers), "--hidden-size", str(m.d_model),
@@ -300,6 +302,7 @@ def read(out_dir: Path) -> tuple[ParallelPlan, int]:
         tp_overlap=bool(a.get("--tp-comm-overlap")) and bool(a.get("--sequence-parallel")) and tp > 1,
         ep_overlap=bool(a.get("--overlap-moe-expert-parallel-comm")) and num("--expert-model-parallel-size", 1) > 1,
         precision=precision, flash_attention=a.get("--attention-backend", "auto") in FLASH_BACKENDS,
+        flash_version=3 if a.get("--attention-backend") == "fused" else 2,
     )
     return plan, n
 

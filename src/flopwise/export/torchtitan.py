@@ -50,6 +50,9 @@ def native(plan: ParallelPlan, job: TrainingJob) -> ParallelPlan:
                             "re-plan with sp=true")
     if not p.flash_attention:
         raise FlopwiseError("torchtitan export: torchtitan always uses SDPA/flash attention; re-plan with flash=true")
+    if p.flash_version == 3:
+        raise FlopwiseError("torchtitan export: torchtitan's SDPA attention is planned as FlashAttention-2 class; "
+                            "re-plan with flash=2, or export to megatron (--attention-backend fused)")
     if p.recompute == "block":
         raise FlopwiseError("torchtitan export: torchtitan checkpoints every n-th layer, not the first k of each "
                             "stage; re-plan with --plan recompute=full (or none), or export to megatron")

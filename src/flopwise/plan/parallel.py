@@ -53,6 +53,9 @@ class ParallelPlan(BaseModel):
                              "compute (DeepSeek DualPipe, Megatron --overlap-moe-expert-parallel-comm)")
     precision: Literal["bf16", "fp16", "fp8", "fp32"] = "bf16"
     flash_attention: bool = True
+    flash_version: Literal[2, 3] = Field(
+        default=2, description="fused attention kernel class: 2 = FlashAttention-2 / xformers / SDPA, 3 = "
+        "FlashAttention-3 or cuDNN fused attention (Hopper; elsewhere the generation's kernel is used)")
 
     @model_validator(mode="after")
     def _layers_need_block(self) -> "ParallelPlan":
@@ -82,6 +85,10 @@ class ParallelPlan(BaseModel):
             parts.append("tp-overlap")
         if self.ep > 1 and self.ep_overlap:
             parts.append("ep-overlap")
+        if not self.flash_attention:
+            parts.append("no-flash")
+        elif self.flash_version == 3:
+            parts.append("fa3")
         return " ".join(parts)
 
 
@@ -127,7 +134,13 @@ def parse_plan_spec(text: str) -> dict:
         elif key in {"sp", "sequence_parallel"}:
             out["sequence_parallel"] = _bool(value, key)
         elif key in {"flash", "flash_attention"}:
-            out["flash_attention"] = _bool(value, key)
+            if value.strip() in {"2", "3"}:  # the kernel class: flash=3 for FlashAttention-3 / cuDNN
+                out["flash_attention"], out["flash_version"] = True, int(value)
+            elif value.strip().lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+                out["flash_attention"] = _bool(value, key)
+            else:
+                raise FlopwiseError(f"plan key '{key}' takes true/false, or 2 / 3 for the kernel class "
+                                    f"(FlashAttention-2, FlashAttention-3 / cuDNN), got '{value}'")
         elif key in {"tp_overlap", "async_tp"}:
             out["tp_overlap"] = _bool(value, key)
         elif key in {"ep_overlap", "a2a_overlap"}:

@@ -37,6 +37,7 @@ class SearchSpace:
     tp_overlap: bool = False  # off by default, as in Megatron-LM and torchtitan; pin it where the stack has it
     ep_overlap: bool = False  # likewise for the expert all-to-all (DualPipe, Megatron's a2a overlap)
     flash_attention: bool = True
+    flash_version: int = 2
     max_tp: int = 64
     max_mb: int = 16
     max_vpp: int = 8
@@ -60,6 +61,8 @@ class SearchSpace:
             kw["sequence_parallel"] = (fields["sequence_parallel"],)
         if "flash_attention" in fields:
             kw["flash_attention"] = fields["flash_attention"]
+        if "flash_version" in fields:
+            kw["flash_version"] = int(fields["flash_version"])
         if "tp_overlap" in fields:
             kw["tp_overlap"] = bool(fields["tp_overlap"])
         if "ep_overlap" in fields:
@@ -114,6 +117,7 @@ def candidate_arrays(job: TrainingJob, n_gpus: int, space: SearchSpace) -> PlanA
         recompute=np.array(recs, dtype=np.int64)[ri], rec_layers=np.full(total, space.recompute_layers or 0, dtype=np.int64),
         sp=np.array(sps, dtype=bool)[si] & (tp_col > 1),
         flash=np.full(total, space.flash_attention, dtype=bool),
+        fa3=np.full(total, space.flash_attention and space.flash_version == 3, dtype=bool),
         tp_overlap=np.full(total, space.tp_overlap, dtype=bool) & (tp_col > 1) & np.array(sps, dtype=bool)[si],
         ep_overlap=np.full(total, space.ep_overlap, dtype=bool) & (cols[:, 4] > 1),
     )
@@ -142,7 +146,7 @@ def plan_at(pa: PlanArrays, i: int, precision: str, res: TrainingArrays | None =
         recompute=RECOMPUTE_NAMES[int(pa.recompute[i])], sequence_parallel=bool(pa.sp[i]),
         recompute_layers=_block_layers(pa, i, res), tp_overlap=bool(pa.tp_overlap[i]),
         ep_overlap=bool(pa.ep_overlap[i]),
-        precision=precision, flash_attention=bool(pa.flash[i]),
+        precision=precision, flash_attention=bool(pa.flash[i]), flash_version=3 if bool(pa.fa3[i]) else 2,
     )
 
 

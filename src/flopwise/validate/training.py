@@ -82,6 +82,15 @@ def overlaps_ep_comm(row: TrainingRun) -> bool:
 FLASH_WORDS = ("flash", "xformers", "memory-efficient attention", "memory efficient attention", "sdpa")
 
 
+FA3_PATTERN = re.compile(r"flash[- ]?attention[- ]?3|\bfa-?3\b|cudnn (?:fused )?(?:flash )?attention|"
+                         r"attention[-_ ]backend[ =]+fused")
+
+
+def uses_fa3_class_attention(row: TrainingRun) -> bool:
+    """Whether the notes name a FlashAttention-3 / cuDNN fused attention kernel (else FA2 class)."""
+    return bool(FA3_PATTERN.search(f"{row.notes} {row.source}".lower()))
+
+
 def uses_flash_attention(row: TrainingRun) -> bool:
     """Whether the run used a fused (flash-style) attention kernel.
 
@@ -119,6 +128,8 @@ def power_limit_w(row: TrainingRun, acc) -> float | None:
 
 def _pinned(row: TrainingRun) -> dict:
     fixed: dict = {"flash_attention": uses_flash_attention(row)}
+    if fixed["flash_attention"] and uses_fa3_class_attention(row):
+        fixed["flash_version"] = 3
     if row.sequence_parallel is None and _published_by(row, 2021):
         fixed["sequence_parallel"] = False  # sequence parallelism appeared in 2022 (Korthikanti et al.)
     if row.cp is None and _published_by(row, 2023):
