@@ -419,3 +419,20 @@ def test_flashattention3_class_kernels_speed_up_hopper_attention_only():
     a100 = TrainingJob(get_model("llama-3-8b"), A100, 64, 8192)
     on_a100 = evaluate(a100, [fa2, fa3], 8)
     assert on_a100.attention_s[1] == pytest.approx(on_a100.attention_s[0])
+
+
+def test_a_tpu_slice_is_one_ici_domain():
+    """TPU hosts hold 4-8 chips, but a slice's chips all sit on the ICI torus: FSDP over a 256-chip v5e
+    slice runs at ICI speed, and only across slices does traffic take the data-centre network."""
+    v5e = make_cluster(gpu="tpu-v5e")
+    assert v5e.gpus_per_node == 8 and v5e.fast_domain == 256
+    job = TrainingJob(get_model("llama-3-8b"), v5e, 512, 2048)
+    one_slice = ParallelPlan(tp=1, pp=1, dp=256, micro_batch=2, sharding="fsdp", recompute="full")
+    res = evaluate(job, [one_slice], 256)
+    hosts_as_nodes = evaluate(TrainingJob(job.model, v5e.model_copy(update={"link_domain": None}), 512, 2048),
+                              [one_slice], 256)
+    assert res.fsdp_comm_s[0] < 0.25 * hosts_as_nodes.fsdp_comm_s[0]
+    two = evaluate(job, [one_slice.model_copy(update={"dp": 512, "micro_batch": 1})], 512)
+    hsdp = evaluate(job, [one_slice.model_copy(update={"dp": 512, "micro_batch": 1, "sharding": "hsdp"})], 512)
+    assert hsdp.optimizer_bytes[0] == pytest.approx(two.optimizer_bytes[0] * 2, rel=1e-6)  # sharded over one slice
+    assert hsdp.step_s[0] < two.step_s[0]  # gathers stay on ICI

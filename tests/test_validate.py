@@ -113,7 +113,8 @@ def test_the_activation_named_in_the_notes_beats_the_ffn_ratio():
 
 @pytest.mark.parametrize("name,median_max", [("llm_foundry_mpt_benchmarks.csv", 0.06), ("torchtitan_h100_performance.csv", 0.15),
                                              ("megatron_lm_2019_v100.csv", 0.25), ("trtllm_v0.14_perf_overview.csv", 0.25),
-                                             ("nemo_performance_summary.csv", 0.25)])
+                                             ("nemo_performance_summary.csv", 0.25),
+                                             ("tpu_training_performance.csv", 0.12)])
 def test_extra_published_runs_are_all_scored(name, median_max, cli):
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / name
     rep = json.loads(cli("validate", "--runs", str(path), "--json", check=True).stdout)
@@ -230,3 +231,23 @@ def test_the_attention_kernel_class_comes_from_the_notes():
     assert _pinned(TrainingRun(id="x", notes="TE with cuDNN fused attention"))["flash_version"] == 3
     assert _pinned(TrainingRun(id="x", notes="FlashAttention-3 kernels"))["flash_version"] == 3
     assert "flash_version" not in _pinned(TrainingRun(id="x", notes="SDPA flash; commit 9fa3c1"))
+
+
+def test_causal_attention_counts_and_head_dims_named_in_the_notes():
+    """MaxText counts causal attention (half the square) in its model FLOPs, and its models' attention is
+    wider than d_model; both live in the notes, and both change what is compared."""
+    from flopwise.catalog.runs import TrainingRun
+    from flopwise.validate.architecture import model_from_row
+    from flopwise.validate.training import attention_counting, convention_flops_per_token
+
+    assert attention_counting(TrainingRun(id="x", notes="6N + attention halved for causality")) == "causal"
+    assert attention_counting(TrainingRun(id="x", notes="PaLM App. B: 6N + full attention")) is True
+    assert attention_counting(TrainingRun(id="x", notes="MFU counts 6N only")) is False
+    row = TrainingRun(id="x", params_b=16, layers=32, hidden=4096, ffn_hidden=28672, heads=64, kv_heads=64,
+                      vocab=32000, notes="arch: swiglu; 64 heads of head_dim 128 (query width 8192)")
+    m, _ = model_from_row(row, 2048)
+    assert m.hd == 128 and m.attn_dim == 8192
+    full = convention_flops_per_token(m, 2048, "none", "model", True)
+    causal = convention_flops_per_token(m, 2048, "none", "model", "causal")
+    none = convention_flops_per_token(m, 2048, "none", "model", False)
+    assert none < causal < full and (full - none) == pytest.approx(2 * (causal - none))

@@ -20,6 +20,7 @@ def _cluster(entry: dict, acc: Accelerator) -> Cluster:
         inter_node_bw_bytes_per_s=float(entry["network_gbit_per_s"]) * 1e9 / 8,
         intra_node_latency_s=float(entry.get("intra_node_latency_us", 5)) * 1e-6,
         inter_node_latency_s=float(entry.get("inter_node_latency_us", 15)) * 1e-6,
+        link_domain=int(entry["link_domain"]) if entry.get("link_domain") else None,
         source=entry.get("source", ""),
     )
 
@@ -78,6 +79,7 @@ def make_cluster(
             "network_gbit_per_s": data.get("network_gbit_per_s", base.inter_node_bw_bytes_per_s * 8 / 1e9),
             "intra_node_latency_us": data.get("intra_node_latency_us", 5),
             "inter_node_latency_us": data.get("inter_node_latency_us", 15),
+            "link_domain": data.get("link_domain", base.link_domain),
             "source": str(file),
         }
         cluster = _cluster(entry, base.accelerator)

@@ -38,6 +38,13 @@ EFFICIENCY: dict[str, GenerationEfficiency] = {
     "hopper": GenerationEfficiency(matmul=0.60, attention=0.25, memory_bw=0.75, fp8_matmul=0.55),
     "blackwell": GenerationEfficiency(matmul=0.65, attention=0.45, memory_bw=0.75, fp8_matmul=0.60),
 }
+# TPUs (systolic MXUs scheduled by XLA, no power-capped clocks): one set for every generation, chosen over
+# the 41 TPU rows of benchmarks/data (MaxText on v5p and v5e, PaLM on v4) at once: matmul 0.85 is the
+# grid minimum of the median (0.60, the default below, left them 26% slow); MaxText's v5e 16B run with
+# full rematerialisation already reaches ~81% hardware FLOPs utilisation, so the MXUs sustain at least
+# that. Attention and memory bandwidth are not separately determined by those rows (sequence 2048).
+_TPU = GenerationEfficiency(matmul=0.85, attention=0.40, memory_bw=0.75, fp8_matmul=0.0)
+EFFICIENCY.update({"tpu-v3": _TPU, "tpu-v4": _TPU, "tpu-v5": _TPU, "tpu-v6": _TPU})
 DEFAULT_EFFICIENCY = GenerationEfficiency(matmul=0.60, attention=0.40, memory_bw=0.70, fp8_matmul=0.45)
 
 # GEMM dimension at which tile/wave quantization halves the efficiency: eff × x/(x + SMALL_GEMM_DIM)

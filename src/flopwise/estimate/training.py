@@ -225,7 +225,8 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     dpcp = dp * cp
     shard = dpcp.copy()
     if np.any(pa.hsdp):
-        shard = np.where(pa.hsdp, np.minimum(dpcp, np.maximum(cl.gpus_per_node // np.maximum(pa.tp, 1), 1)), dpcp)
+        # HSDP shards inside the fast-link domain (a node; a TPU slice) and replicates across domains
+        shard = np.where(pa.hsdp, np.minimum(dpcp, np.maximum(cl.fast_domain // np.maximum(pa.tp, 1), 1)), dpcp)
     exp_shard = np.maximum(shard * tp / (etp * ep), 1)  # the expert data-parallel group
     w_bytes_el = 4.0 if job.precision == "fp32" else 2.0
     opt_el = optimizer_state_bytes(job.optimizer)
@@ -345,7 +346,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     # Ranks are ordered tp (innermost), cp, dp, pp, as Megatron-LM does. A group whose members sit
     # `stride` ranks apart spans nodes when stride·size > GPUs per node; NCCL then moves the inter-node
     # share through the NICs of all k members it has in a node, so its bus bandwidth is min(NVLink, k·NIC).
-    gpn = cl.gpus_per_node
+    gpn = cl.fast_domain  # a node, or a TPU slice's ICI domain
     nv_bw = cl.intra_node_bw_bytes_per_s * eff_params.NVLINK_BUS_EFFICIENCY
     net_bw = cl.inter_node_bw_bytes_per_s * eff_params.NETWORK_BUS_EFFICIENCY
 

@@ -160,9 +160,10 @@ def check_common(plan: ParallelPlan, job: TrainingJob, label: str) -> None:
         )
 
 
-def hsdp_shard(plan: ParallelPlan, gpus_per_node: int) -> int:
-    """Size of an HSDP sharding group, as the estimator models it: the DP ranks of one node."""
-    return min(plan.dp, max(gpus_per_node // plan.tp, 1))
+def hsdp_shard(plan: ParallelPlan, fast_domain: int) -> int:
+    """Size of an HSDP sharding group, as the estimator models it: the DP ranks of one fast-link domain
+    (a node; a TPU slice)."""
+    return min(plan.dp, max(fast_domain // plan.tp, 1))
 
 
 # ---- the flag registry ---------------------------------------------------------------------------

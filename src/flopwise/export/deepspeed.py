@@ -42,7 +42,7 @@ def native(plan: ParallelPlan, job: TrainingJob) -> ParallelPlan:
         raise FlopwiseError("DeepSpeed export: the attention kernel is chosen by the model code; flopwise assumes "
                             "flash attention there, re-plan with flash=true")
     if p.sharding == "hsdp":
-        shard = c.hsdp_shard(p, job.cluster.gpus_per_node)
+        shard = c.hsdp_shard(p, job.cluster.fast_domain)
         if p.dp % shard:
             raise FlopwiseError(f"DeepSpeed export: MiCS shard group {shard} does not divide dp={p.dp}")
         if shard == p.dp:
@@ -57,7 +57,7 @@ def config(ctx: c.ExportContext) -> dict:
     gas = job.global_batch // (p.dp * p.micro_batch)
     zero: dict = {"stage": STAGE[p.sharding], "overlap_comm": True, "contiguous_gradients": True}
     if p.sharding == "hsdp":
-        zero["mics_shard_size"] = c.hsdp_shard(p, job.cluster.gpus_per_node)
+        zero["mics_shard_size"] = c.hsdp_shard(p, job.cluster.fast_domain)
         zero["mics_hierarchical_params_gather"] = False
     cfg: dict = {
         "train_batch_size": job.global_batch,

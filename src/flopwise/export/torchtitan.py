@@ -33,7 +33,7 @@ def native(plan: ParallelPlan, job: TrainingJob) -> ParallelPlan:
             "optimizer); re-plan with --plan sharding=fsdp (or zero2, hsdp, none) or export to megatron"
         )
     if p.sharding == "hsdp":
-        shard = c.hsdp_shard(p, job.cluster.gpus_per_node)
+        shard = c.hsdp_shard(p, job.cluster.fast_domain)
         if p.dp % shard:
             raise FlopwiseError(f"torchtitan export: HSDP shard group {shard} does not divide dp={p.dp}")
         if shard == p.dp:  # one replica: plain FSDP
@@ -62,7 +62,7 @@ def native(plan: ParallelPlan, job: TrainingJob) -> ParallelPlan:
         raise FlopwiseError("torchtitan export: torchtitan has no expert all-to-all overlap; re-plan with "
                             "ep_overlap=false, or export to megatron")
     if p.ep > 1:
-        shard = _degrees(p, job.cluster.gpus_per_node)[1]
+        shard = _degrees(p, job.cluster.fast_domain)[1]
         if (shard * p.cp) % p.ep:
             raise FlopwiseError(f"torchtitan export: ep={p.ep} must divide data_parallel_shard_degree*cp = {shard * p.cp}")
     return p
@@ -91,7 +91,7 @@ def _flavor(job: TrainingJob) -> tuple[str, str, list[str]]:
 
 def tables(ctx: c.ExportContext) -> tuple[dict[str, dict], dict[str, list[str]]]:
     p, job = ctx.plan, ctx.job
-    rep, shard = _degrees(p, job.cluster.gpus_per_node)
+    rep, shard = _degrees(p, job.cluster.fast_domain)
     name, flavor, flavor_note = _flavor(job)
     model: dict = {"name": name, "flavor": flavor, "tokenizer_path": "./assets/tokenizer/original/tokenizer.model"}
     if p.precision == "fp8":

@@ -67,8 +67,16 @@ class Cluster(BaseModel):
     inter_node_bw_bytes_per_s: float = Field(gt=0, description="per device, per direction (NIC share)")
     intra_node_latency_s: float = Field(default=5e-6, ge=0)
     inter_node_latency_s: float = Field(default=15e-6, ge=0)
+    link_domain: int | None = Field(
+        default=None, gt=0, description="devices that share the intra-node link when it reaches beyond one "
+        "host (a TPU slice's ICI torus); None = one node")
     source: str = ""
 
     @property
     def memory_bytes(self) -> float:
         return self.accelerator.memory_bytes
+
+    @property
+    def fast_domain(self) -> int:
+        """How many devices talk over the fast link (NVLink / NVSwitch / ICI) before the network."""
+        return self.link_domain or self.gpus_per_node

@@ -6,6 +6,8 @@ per row) and each assumption is returned as a note, so the report says what was 
 
 from __future__ import annotations
 
+import re
+
 from pydantic import ValidationError
 
 from flopwise.catalog.models import pydantic_message
@@ -82,6 +84,10 @@ def model_from_row(row: TrainingRun | InferenceRun, max_seq_len: int = 2048) -> 
         vocab = GPT_VOCAB if gelu else LLAMA_VOCAB
         notes.append(f"vocab not given: assumed {vocab}")
     text = (row.notes or "").lower()
+    head_dim = None
+    if (hd := re.search(r"head[_ ]dim(?:ension)?\s*[=:]?\s*(\d{2,4})", text)) and shape["heads"]:
+        if int(hd.group(1)) * shape["heads"] != shape["hidden"]:
+            head_dim = int(hd.group(1))  # attention wider (or narrower) than d_model, named in the notes
     parallel = "parallel attention" in text or "parallel attn" in text or "parallel_attn" in text
     experts = row.experts or 0
     moe = _moe_from_notes(text, shape["layers"]) if experts > 0 else {}
@@ -90,7 +96,7 @@ def model_from_row(row: TrainingRun | InferenceRun, max_seq_len: int = 2048) -> 
         try:
             return ModelSpec(
                 name=row.model or row.id, n_layers=shape["layers"], d_model=shape["hidden"], n_heads=shape["heads"],
-                n_kv_heads=kv_heads, ffn_hidden=shape["ffn_hidden"], mlp="gelu" if gelu else "swiglu",
+                n_kv_heads=kv_heads, head_dim=head_dim, ffn_hidden=shape["ffn_hidden"], mlp="gelu" if gelu else "swiglu",
                 vocab_size=vocab, max_seq_len=max_seq_len, tied_embeddings=gelu,
                 norm="layernorm" if gelu else "rmsnorm", attn_bias=gelu, mlp_bias=gelu, parallel_attn_mlp=parallel,
                 n_experts=experts, experts_per_token=k, **moe,
@@ -140,7 +146,6 @@ def _catalog_model(row: TrainingRun | InferenceRun, max_seq_len: int) -> ModelSp
 def _moe_from_notes(text: str, layers: int) -> dict:
     """Shared experts and leading dense layers of a MoE model, which the schema keeps in the notes:
     "2 shared experts", "first 3 layers dense", "1 dense layer", "dense ffn 18432"."""
-    import re
 
     out: dict = {}
     if m := re.search(r"(\d+)\s+shared[\s-]+experts?", text):

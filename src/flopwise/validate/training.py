@@ -30,12 +30,13 @@ DEFAULT_BATCH_TOKENS = 4 * 2**20  # 4M tokens per step (LLaMA, Llama 2)
 
 
 def convention_flops_per_token(model: ModelSpec, seq_len: int, recompute: str, convention: str,
-                               with_attention: bool = True) -> float:
+                               with_attention: bool | str = True) -> float:
     """FLOPs per token as published sources count them: full s×s attention (PaLM, Megatron eq. 3,
-    torchtitan, llm-foundry), or none when the source's MFU is 6N only; `hardware` adds the recomputed
-    forward (Megatron eq. 3)."""
+    torchtitan, llm-foundry), half of it (`"causal"`: MaxText), or none when the source's MFU is 6N only;
+    `hardware` adds the recomputed forward (Megatron eq. 3)."""
     dense = 2.0 * dense_matmul_params(model)
-    attn = attention_fwd_flops_per_token(model, seq_len, causal=False) if with_attention else 0.0
+    attn = (attention_fwd_flops_per_token(model, seq_len, causal=with_attention == "causal")
+            if with_attention else 0.0)
     head = 2.0 * lm_head_params(model)
     total = 3.0 * (dense + attn + head)
     if convention == "hardware":
@@ -54,7 +55,19 @@ def counts_attention_flops(row: TrainingRun) -> bool:
         return False
     # "6N", "6*N", or 6 times a parameter count written out ("6*65.2e9*380/312e12")
     six_n = re.search(r"(?<![\w.])6\s*[·*x×]?\s*n(?![\w])|(?<![\w.])6\s*[·*x×]\s*\d[\d.]*e\d+", text)
-    return not (six_n and not re.search(r"6\s*[·*x×]?\s*n\s*\+\s*(?:12|attention|attn)", text))
+    return not (six_n and not re.search(r"6\s*[·*x×]?\s*n\s*\+\s*(?:[a-z-]+\s+){0,2}(?:12|attention|attn)", text))
+
+
+CAUSAL_COUNT = re.compile(r"halved for causality|causal /2|causal attention (?:flops )?(?:counted )?(?:as )?half|"
+                          r"attention (?:flops )?(?:counted )?(?:as )?causal|half of the attention")
+
+
+def attention_counting(row: TrainingRun) -> bool | str:
+    """How the row's published FLOPs count attention: True (the full s×s square), "causal" (half of it,
+    as MaxText and some later Megatron versions do) or False (6N only)."""
+    if not counts_attention_flops(row):
+        return False
+    return "causal" if CAUSAL_COUNT.search((row.notes or "").lower()) else True
 
 
 TP_OVERLAP_WORDS = ("async tp", "asynctp", "async tensor parallel", "tp-comm-overlap", "tp comm overlap",
@@ -241,10 +254,12 @@ def score_training_row(row: TrainingRun) -> RowScore:
         tok_s_gpu = batch * seq / step / n
         peak = acc.peak(precision)
         conv = row.flops_convention or "model"
-        attn = counts_attention_flops(row)
+        attn = attention_counting(row)
         uses_flops = any(v is not None for v in (row.measured_tflops_per_gpu, row.measured_mfu, row.measured_hfu))
         if uses_flops and not attn:
             notes.append("the source's FLOPs leave attention out (6N)")
+        elif uses_flops and attn == "causal":
+            notes.append("the source's FLOPs count causal attention (half the square)")
         if row.measured_tflops_per_gpu is not None:
             pred = tok_s_gpu * convention_flops_per_token(model, seq, plan.recompute, conv, attn) / 1e12
             metric, meas = f"tflops_per_gpu ({conv})", row.measured_tflops_per_gpu
