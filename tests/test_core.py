@@ -155,3 +155,13 @@ def test_cli_bad_input_is_one_line_exit_2(cli, args, needle):
     assert needle in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
     assert "Traceback" not in out.stderr
+
+
+def test_gpu_systems_lists_every_bundled_system_with_its_fast_link_reach(cli):
+    import json
+
+    rows = json.loads(cli("gpu", "systems", "--json", check=True).stdout)
+    by = {r["id"]: r for r in rows}
+    assert {"dgx-a100", "dgx-h100", "hgx-h200", "pcie-4090x8", "tpu-v4-slice", "tpu-v5e-pod"} <= set(by)
+    assert by["dgx-h100"]["fast_domain"] == 8 and by["gb200-nvl72"]["fast_domain"] == 72
+    assert by["tpu-v5e-pod"]["fast_domain"] == 256 and by["tpu-v5e-pod"]["gpus_per_node"] == 8

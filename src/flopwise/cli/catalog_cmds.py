@@ -125,6 +125,26 @@ def gpu_show(gpu_id: str = typer.Argument(..., help="accelerator id, e.g. h100-s
     console.print(t)
 
 
+@gpu_app.command("systems")
+def gpu_systems(json_out: bool = JSON_OPT) -> None:
+    """Bundled systems (what --system takes): devices per node, the fast link's reach and bandwidth, the network."""
+    from flopwise.catalog.systems import get_system, system_ids
+
+    systems = [get_system(s) for s in system_ids()]
+    if json_out:
+        print_json([{"id": c.name, "accelerator": c.accelerator.id, "gpus_per_node": c.gpus_per_node,
+                     "fast_domain": c.fast_domain, "intra_gb_per_s": c.intra_node_bw_bytes_per_s / 1e9,
+                     "network_gbit_per_s": c.inter_node_bw_bytes_per_s * 8 / 1e9, "source": c.source} for c in systems])
+        return
+    t = Table(title="flopwise systems (bandwidth per device, one direction)")
+    for c in ("id", "accelerator", "per node", "fast link reach", "fast link GB/s", "network Gb/s"):
+        t.add_column(c)
+    for c in systems:
+        t.add_row(c.name, c.accelerator.id, str(c.gpus_per_node), str(c.fast_domain),
+                  f"{c.intra_node_bw_bytes_per_s / 1e9:g}", f"{c.inter_node_bw_bytes_per_s * 8 / 1e9:g}")
+    console.print(t)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(model_app, name="model")
     app.add_typer(gpu_app, name="gpu")
