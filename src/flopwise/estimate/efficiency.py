@@ -43,8 +43,10 @@ EFFICIENCY: dict[str, GenerationEfficiency] = {
 # grid minimum of the median (0.60, the default below, left them 26% slow); MaxText's v5e 16B run with
 # full rematerialisation already reaches ~81% hardware FLOPs utilisation, so the MXUs sustain at least
 # that. Attention and memory bandwidth are not separately determined by those rows (sequence 2048).
+# v6e (no rows) is taken to be at least as efficient as v5; v3 (no rows, and its published runs -- Gopher
+# at 32.5% MFU -- came from 2020-21 software) keeps the default.
 _TPU = GenerationEfficiency(matmul=0.85, attention=0.40, memory_bw=0.75, fp8_matmul=0.0)
-EFFICIENCY.update({"tpu-v3": _TPU, "tpu-v4": _TPU, "tpu-v5": _TPU, "tpu-v6": _TPU})
+EFFICIENCY.update({"tpu-v4": _TPU, "tpu-v5": _TPU, "tpu-v6": _TPU})
 DEFAULT_EFFICIENCY = GenerationEfficiency(matmul=0.60, attention=0.40, memory_bw=0.70, fp8_matmul=0.45)
 
 # GEMM dimension at which tile/wave quantization halves the efficiency: eff × x/(x + SMALL_GEMM_DIM)
