@@ -251,3 +251,15 @@ def test_causal_attention_counts_and_head_dims_named_in_the_notes():
     causal = convention_flops_per_token(m, 2048, "none", "model", "causal")
     none = convention_flops_per_token(m, 2048, "none", "model", False)
     assert none < causal < full and (full - none) == pytest.approx(2 * (causal - none))
+
+
+def test_the_report_breaks_the_error_down_by_accelerator_with_its_bias(cli):
+    rep = json.loads(cli("validate", "--kind", "training", "--json", check=True).stdout)
+    rep = rep[0] if isinstance(rep, list) else rep
+    by = rep["by_accelerator"]
+    assert {"a100-sxm4-80gb", "h100-sxm5-80gb"} <= set(by)
+    assert sum(g["scored"] for g in by.values()) == rep["scored"]
+    a40 = by["a100-sxm4-40gb"]  # the Pythia runs: every one slower than predicted
+    assert a40["median_error"] < 0 and a40["median_abs_error"] == pytest.approx(-a40["median_error"])
+    out = cli("validate", "--kind", "training", check=True).stdout
+    assert "by accelerator" in out

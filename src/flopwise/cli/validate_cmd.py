@@ -27,6 +27,10 @@ def score_file(path: Path | None, kind: str | None = None) -> ValidationReport:
         scores = [score_inference_row(r) for r in rows]
     rep = summarize(kind_found, str(path) if path else f"bundled {kind_found}_public.csv", scores)
     scored = [s for s in scores if s.error is not None]
+    by_acc: dict[str, list] = {}
+    for row, s in zip(rows, scores):
+        by_acc.setdefault(row.accelerator or "(not given)", []).append(s)
+    rep.by_accelerator = {acc: group_summary(ss) for acc, ss in sorted(by_acc.items())}
     if kind_found == "inference":
         from flopwise.validate.inference import is_throughput_metric
 
@@ -64,6 +68,11 @@ def print_report(rep: ValidationReport) -> None:
         if g["scored"]:
             console.print(f"  {name}: {g['scored']} rows, median |error| {g['median_abs_error']:.1%}, "
                           f"worst {g['max_abs_error']:.1%} ({', '.join(g['worst_rows'])})")
+    accs = {a: g for a, g in rep.by_accelerator.items() if g["scored"]}
+    if len(accs) > 1:
+        console.print("  by accelerator (median |error|, median signed error = bias, worst): " + "; ".join(
+            f"{a} {g['scored']}: {g['median_abs_error']:.1%}, {g['median_error']:+.1%}, {g['max_abs_error']:.0%}"
+            for a, g in accs.items()))
 
 
 def validate(

@@ -27,13 +27,17 @@ class ValidationReport(BaseModel):
     max_abs_error: float | None
     worst_rows: list[str]
     groups: dict[str, dict] = {}  # per metric family (e.g. inference throughput vs latency)
+    by_accelerator: dict[str, dict] = {}  # the same summary per accelerator id: how far to trust each part
 
 
 def group_summary(rows: list[RowScore]) -> dict:
-    """Median / worst absolute error of a subset of rows."""
-    errs = [abs(r.error) for r in rows if r.error is not None]
+    """Median / worst absolute error of a subset of rows, and the median signed error (the bias: + means
+    flopwise predicts more than was measured)."""
+    signed = [r.error for r in rows if r.error is not None]
+    errs = [abs(e) for e in signed]
     worst = sorted((r for r in rows if r.error is not None), key=lambda r: -abs(r.error))[:3]
     return {"scored": len(errs), "median_abs_error": statistics.median(errs) if errs else None,
+            "median_error": statistics.median(signed) if signed else None,
             "max_abs_error": max(errs) if errs else None, "worst_rows": [r.id for r in worst]}
 
 
