@@ -1,6 +1,7 @@
 """Print the validation results as Markdown (the tables in docs/accuracy.md are made with this).
 
 Usage: python benchmarks/accuracy_report.py [training|inference ...]
+       python benchmarks/accuracy_report.py --track-record   # rewrite the bundled track_record.yaml
 """
 
 from __future__ import annotations
@@ -25,7 +26,35 @@ def table(kind: str) -> str:
     return "\n".join(lines)
 
 
+def write_track_record() -> None:
+    """Score every bundled training set by hardware generation and write track_record.yaml."""
+    import datetime
+    from pathlib import Path
+
+    import yaml
+
+    from flopwise.catalog._files import data_path
+    from flopwise.validate.track_record import BENCHMARK_SETS, FILE, compute
+
+    root = Path(__file__).resolve().parents[1]
+    rec = compute(root)
+    doc = {
+        "about": "flopwise's training-estimate error on published runs, per hardware generation; written by "
+                 "benchmarks/accuracy_report.py --track-record from the bundled public rows and benchmarks/data/ "
+                 + ", ".join(BENCHMARK_SETS),
+        "written": datetime.date.today().isoformat(),
+        "generations": {g: r.model_dump(exclude={"generation"}) for g, r in rec.items()},
+    }
+    with open(data_path(FILE), "w", encoding="utf-8") as fh:
+        yaml.safe_dump(doc, fh, sort_keys=False, width=110)
+    for g, r in rec.items():
+        print(f"{g}: {r.rows} rows, median |error| {r.median_abs_error:.1%}, bias {r.median_error:+.1%}")
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--track-record"]:
+        write_track_record()
+        return
     kinds = sys.argv[1:] or ["training", "inference"]
     for k in kinds:
         try:

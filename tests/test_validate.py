@@ -263,3 +263,30 @@ def test_the_report_breaks_the_error_down_by_accelerator_with_its_bias(cli):
     assert a40["median_error"] < 0 and a40["median_abs_error"] == pytest.approx(-a40["median_error"])
     out = cli("validate", "--kind", "training", check=True).stdout
     assert "by accelerator" in out
+
+
+def test_the_bundled_track_record_is_what_the_bundled_sets_score_today():
+    """track_record.yaml (what `flopwise train` prints as its track record) must be regenerated whenever the
+    estimator or the sets change: benchmarks/accuracy_report.py --track-record."""
+    from flopwise.validate.track_record import _bundled, compute
+
+    fresh = compute(Path(__file__).resolve().parents[1])
+    bundled = _bundled()
+    assert set(fresh) == set(bundled) and {"ampere", "hopper", "tpu-v5"} <= set(fresh)
+    for gen, rec in fresh.items():
+        b = bundled[gen]
+        assert b.rows == rec.rows, gen
+        assert b.median_abs_error == pytest.approx(rec.median_abs_error, abs=1e-3), gen
+        assert b.median_error == pytest.approx(rec.median_error, abs=1e-3), gen
+
+
+def test_train_prints_the_track_record_of_its_hardware(cli):
+    out = json.loads(cli("train", "llama-3-8b", "--tokens", "1e12", "--gpu", "a100-sxm4-80gb", "--gpus", "64",
+                         "--json", check=True).stdout)
+    tr = out["track_record"]
+    assert tr["generation"] == "ampere" and tr["rows"] > 100 and 0 < tr["median_abs_error"] < 0.10
+    txt = cli("train", "llama-3-8b", "--tokens", "1e12", "--gpu", "mi300x", "--gpus", "8", check=True).stdout
+    assert "unvalidated" in txt
+    assumed = json.loads(cli("train", "llama-3-8b", "--tokens", "1e12", "--gpu", "a100-sxm4-80gb", "--gpus", "64",
+                             "--mfu", "0.4", "--json", check=True).stdout)
+    assert assumed["track_record"] is None

@@ -190,6 +190,10 @@ def test_plan_llama3_70b_on_64_h100(page):
     assert math.isclose(sum(t["x"][0] for t in step_chart["traces"]), want["step_time"]["step_s"], rel_tol=1e-9)
     # the address now holds the request, so the result can be shared and reloaded
     assert "gpus=64" in page.url and "model=llama-3-70b" in page.url
+    # how far to trust it: the track record of flopwise on this hardware generation
+    details = page.inner_text("#train-details")
+    tr = want["track_record"]
+    assert f"{tr['rows']} published runs on hopper" in details and f"{100 * tr['median_abs_error']:.1f}%" in details
 
 
 def test_shared_link_reruns_the_plan(page):

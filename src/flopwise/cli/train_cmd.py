@@ -55,6 +55,13 @@ def print_training(est: TrainingEstimate) -> None:
             sim = est.simulation
             head.add_row(f"simulated ({sim.n:,} runs)", f"p50 {sim.p50_s / 86400:,.2f} days, p90 {sim.p90_s / 86400:,.2f} days "
                          f"(analytic mean {sim.analytic_mean_s / 86400:,.2f})")
+    if est.mode == "planner":
+        tr = est.track_record
+        gen = f"{est.accelerator}" if tr is None else tr.generation
+        head.add_row("track record", "no published runs on this hardware generation were scored: unvalidated"
+                     if tr is None else
+                     f"{tr.rows} published runs on {gen}: median |error| {pct(tr.median_abs_error)}, bias "
+                     f"{tr.median_error:+.0%}, 90% within {pct(tr.p90_abs_error)} (flopwise validate)")
     console.print(head)
 
     mem = est.memory

@@ -25,6 +25,8 @@ from flopwise.estimate.reliability import (
     simulate,
 )
 from flopwise.catalog.failures import FailureModel
+from flopwise.validate.track_record import TrackRecord
+from flopwise.validate.track_record import for_generation as track_record_for
 
 DEFAULT_BATCH_TOKENS = 4 * 2**20  # ~4M tokens per step, typical of LLM pre-training
 
@@ -134,6 +136,8 @@ class TrainingEstimate(BaseModel):
     expected_days: float | None = None
     expected_gpu_hours: float | None = None
     expected_cost_usd: float | None = None
+    # how far flopwise's training estimates landed from published runs on this hardware generation
+    track_record: TrackRecord | None = None
 
 
 def _memory_at(res: TrainingArrays, i: int, capacity: float) -> MemoryBreakdown:
@@ -362,6 +366,9 @@ def run_training(
             est = plan_training_cheapest(job, gpus, tokens, price, fixed=fixed, top=top, max_days=max_days)
         else:
             raise FlopwiseError(f"--objective must be 'time' or 'cost', got '{objective}'")
+    if est.mode == "planner":
+        est = est.model_copy(update={"track_record": track_record_for(job.cluster.accelerator.generation,
+                                                                      job.model.is_moe)})
     if simulate_runs < 0:
         raise FlopwiseError(f"--simulate must be a positive number of runs, got {simulate_runs}")
     if failure_model is not None:

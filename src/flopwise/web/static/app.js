@@ -256,6 +256,9 @@
       rel ? ["interruptions", `${fixed(rel.expected_interruptions, 1)} expected (one every ${duration(rel.mtbf_job_s)}); checkpoint ${gib(rel.checkpoint_bytes)} every ${duration(rel.optimal_interval_s)}${rel.checkpoint_every_steps ? ` (${fixed(rel.checkpoint_every_steps, 0)} steps)` : ""}, ${duration(rel.checkpoint_blocking_s)} each`, "interruptions"] : null,
       rel && rel.resubmissions ? ["job-length limit", `${rel.resubmissions} resubmissions, ${duration(rel.queue_s)} queueing`, "resubmissions"] : null,
       est.simulation ? [`simulated (${fixed(est.simulation.n, 0)} runs)`, `p50 ${fixed(est.simulation.p50_s / 86400, 2)} days, p90 ${fixed(est.simulation.p90_s / 86400, 2)} days (analytic mean ${fixed(est.simulation.analytic_mean_s / 86400, 2)})`, "simulation"] : null,
+      est.mode === "planner" ? ["track record", est.track_record
+        ? `${fixed(est.track_record.rows, 0)} published runs on ${est.track_record.generation}: median |error| ${pct(est.track_record.median_abs_error)}, bias ${est.track_record.median_error >= 0 ? "+" : ""}${pct(est.track_record.median_error)}, 90% within ${pct(est.track_record.p90_abs_error)}`
+        : "no published runs on this hardware generation were scored: unvalidated", "track-record"] : null,
       est.mode === "planner" ? ["search", `${fixed(est.plans_evaluated, 0)} plans evaluated, ${fixed(est.plans_valid, 0)} valid, ${fixed(est.search_s * 1e3, 0)} ms`, "search"] : ["mode", "assumed MFU: no layout searched", "mode"],
     ]);
     drawTrainCharts(est);
@@ -269,6 +272,10 @@
     const rec = p.recompute === "block" && p.recompute_layers ? `block:${p.recompute_layers}` : p.recompute;
     parts.push(`mb=${p.micro_batch}`, p.sharding, `recompute=${rec}`);
     if (p.tp > 1 && p.sequence_parallel) parts.push("sp");
+    if (p.tp > 1 && p.tp_overlap) parts.push("tp-overlap");
+    if (p.ep > 1 && p.ep_overlap) parts.push("ep-overlap");
+    if (!p.flash_attention) parts.push("no-flash");
+    else if (p.flash_version === 3) parts.push("fa3");
     return parts.join(" ");
   }
 
