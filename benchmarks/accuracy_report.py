@@ -34,21 +34,25 @@ def write_track_record() -> None:
     import yaml
 
     from flopwise.catalog._files import data_path
-    from flopwise.validate.track_record import BENCHMARK_SETS, FILE, compute
+    from flopwise.validate.track_record import BENCHMARK_SETS, FILE, SERVING_SETS, compute
 
     root = Path(__file__).resolve().parents[1]
     rec = compute(root)
+    serving = compute(root, "inference")
     doc = {
-        "about": "flopwise's training-estimate error on published runs, per hardware generation; written by "
+        "about": "flopwise's error on published runs, per hardware generation (MoE models apart): training "
+                 "estimates ('generations') and serving estimates ('serving'); written by "
                  "benchmarks/accuracy_report.py --track-record from the bundled public rows and benchmarks/data/ "
-                 + ", ".join(BENCHMARK_SETS),
+                 + ", ".join(BENCHMARK_SETS + SERVING_SETS),
         "written": datetime.date.today().isoformat(),
         "generations": {g: r.model_dump(exclude={"generation"}) for g, r in rec.items()},
+        "serving": {g: r.model_dump(exclude={"generation"}) for g, r in serving.items()},
     }
     with open(data_path(FILE), "w", encoding="utf-8") as fh:
         yaml.safe_dump(doc, fh, sort_keys=False, width=110)
-    for g, r in rec.items():
-        print(f"{g}: {r.rows} rows, median |error| {r.median_abs_error:.1%}, bias {r.median_error:+.1%}")
+    for label, recs in (("training", rec), ("serving", serving)):
+        for g, r in recs.items():
+            print(f"{label} {g}: {r.rows} rows, median |error| {r.median_abs_error:.1%}, bias {r.median_error:+.1%}")
 
 
 def main() -> None:

@@ -270,14 +270,15 @@ def test_the_bundled_track_record_is_what_the_bundled_sets_score_today():
     estimator or the sets change: benchmarks/accuracy_report.py --track-record."""
     from flopwise.validate.track_record import _bundled, compute
 
-    fresh = compute(Path(__file__).resolve().parents[1])
-    bundled = _bundled()
-    assert set(fresh) == set(bundled) and {"ampere", "hopper", "tpu-v5"} <= set(fresh)
-    for gen, rec in fresh.items():
-        b = bundled[gen]
-        assert b.rows == rec.rows, gen
-        assert b.median_abs_error == pytest.approx(rec.median_abs_error, abs=1e-3), gen
-        assert b.median_error == pytest.approx(rec.median_error, abs=1e-3), gen
+    root = Path(__file__).resolve().parents[1]
+    for kind, must in (("training", {"ampere", "hopper", "tpu-v5"}), ("inference", {"ampere", "hopper", "hopper-moe"})):
+        fresh, bundled = compute(root, kind), _bundled(kind)
+        assert set(fresh) == set(bundled) and must <= set(fresh), kind
+        for gen, rec in fresh.items():
+            b = bundled[gen]
+            assert b.rows == rec.rows, (kind, gen)
+            assert b.median_abs_error == pytest.approx(rec.median_abs_error, abs=1e-3), (kind, gen)
+            assert b.median_error == pytest.approx(rec.median_error, abs=1e-3), (kind, gen)
 
 
 def test_train_prints_the_track_record_of_its_hardware(cli):
@@ -290,3 +291,6 @@ def test_train_prints_the_track_record_of_its_hardware(cli):
     assumed = json.loads(cli("train", "llama-3-8b", "--tokens", "1e12", "--gpu", "a100-sxm4-80gb", "--gpus", "64",
                              "--mfu", "0.4", "--json", check=True).stdout)
     assert assumed["track_record"] is None
+    serve = json.loads(cli("serve", "mixtral-8x7b", "--gpu", "h100-sxm5-80gb", "--input", "1000", "--output", "200",
+                           "--json", check=True).stdout)
+    assert serve["track_record"]["generation"] == "hopper" and serve["track_record"]["rows"] > 50

@@ -117,6 +117,11 @@ def print_plan(plan) -> None:
                                     f"{_usd(e.spot_usd_per_m_output_tokens)} per M output, {_usd(e.spot_usd_per_m_tokens)} per M tokens")
     for n in e.notes:
         head.add_row("note", n)
+    tr = plan.track_record
+    head.add_row("track record", "no published serving runs on this hardware generation were scored: unvalidated"
+                 if tr is None else
+                 f"{tr.rows} published serving runs on {tr.generation}: median |error| {pct(tr.median_abs_error)}, "
+                 f"bias {tr.median_error:+.0%}, 90% within {pct(tr.p90_abs_error)} (flopwise validate)")
     console.print(head)
 
     m = e.memory

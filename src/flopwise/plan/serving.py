@@ -31,6 +31,8 @@ from flopwise.estimate.serving import (
 from flopwise.report.format import GIB
 from flopwise.spec.hardware import Cluster
 from flopwise.spec.model import ModelSpec
+from flopwise.validate.track_record import TrackRecord
+from flopwise.validate.track_record import for_generation as track_record_for
 
 GRID_POINTS = 40  # concurrencies evaluated per layout (geometric from 1 to the KV-cache limit)
 MAX_PIPELINE = 8  # pipeline stages the planner will consider (one node each)
@@ -125,6 +127,8 @@ class ServingPlan(BaseModel):
     capacity: CapacityPlan | None = None
     targets: ServingTargets
     plan_s: float
+    # how far flopwise's serving estimates landed from published runs on this hardware generation
+    track_record: TrackRecord | None = None
 
 
 class CompareRow(BaseModel):
@@ -356,6 +360,7 @@ def plan_serving(req: ServingRequest, peak_factor: float | None = None, weekly_g
     return ServingPlan(
         request=_request_summary(req), estimate=est, layouts=order, capacity=capacity, targets=req.targets,
         plan_s=time.perf_counter() - t0,
+        track_record=track_record_for(req.cluster.accelerator.generation, req.model.is_moe, "inference"),
     )
 
 

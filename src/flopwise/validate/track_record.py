@@ -17,9 +17,10 @@ from pydantic import BaseModel
 from flopwise.catalog._files import data_path, load_yaml
 
 FILE = "track_record.yaml"
-# the training sets scored, relative to the repository root (the public rows are bundled in the package)
+# the sets scored, in benchmarks/data/ of the repository (the public rows are bundled in the package)
 BENCHMARK_SETS = ("llm_foundry_mpt_benchmarks.csv", "torchtitan_h100_performance.csv", "nemo_performance_summary.csv",
                   "tpu_training_performance.csv", "megatron_lm_2019_v100.csv")
+SERVING_SETS = ("trtllm_v0.14_perf_overview.csv",)
 
 
 class TrackRecord(BaseModel):
@@ -32,24 +33,29 @@ class TrackRecord(BaseModel):
     p90_abs_error: float
 
 
-def compute(repo_root: Path) -> dict[str, TrackRecord]:
-    """Score the bundled public training rows and every benchmarks/data training set, by generation."""
+def compute(repo_root: Path, kind: str = "training") -> dict[str, TrackRecord]:
+    """Score the bundled public rows and the benchmarks/data sets of `kind` (training or inference), by
+    generation."""
     from flopwise.catalog.accelerators import get_accelerator
     from flopwise.catalog.runs import load_runs
     from flopwise.errors import FlopwiseError
     from flopwise.validate.architecture import model_from_row
-    from flopwise.validate.training import score_training_row
 
+    if kind == "training":
+        from flopwise.validate.training import score_training_row as score_row
+    else:
+        from flopwise.validate.inference import score_inference_row as score_row
+    sets = BENCHMARK_SETS if kind == "training" else SERVING_SETS
     errors: dict[str, list[float]] = {}
-    paths: list[Path | None] = [None] + [repo_root / "benchmarks" / "data" / f for f in BENCHMARK_SETS]
+    paths: list[Path | None] = [None] + [repo_root / "benchmarks" / "data" / f for f in sets]
     for path in paths:
-        _, rows = load_runs(path, "training")
+        _, rows = load_runs(path, kind)
         for row in rows:
-            score = score_training_row(row)
+            score = score_row(row)
             if score.error is None or not row.accelerator:
                 continue
             try:
-                moe = model_from_row(row, row.seq_len or 2048)[0].is_moe
+                moe = model_from_row(row, getattr(row, "seq_len", None) or 2048)[0].is_moe
             except FlopwiseError:
                 moe = False
             errors.setdefault(key(get_accelerator(row.accelerator).generation, moe), []).append(score.error)
@@ -67,14 +73,15 @@ def key(generation: str, moe: bool) -> str:
 
 
 @cache
-def _bundled() -> dict[str, TrackRecord]:
+def _bundled(kind: str = "training") -> dict[str, TrackRecord]:
     if not data_path(FILE).exists():
         return {}
     data = load_yaml(FILE) or {}
-    return {g: TrackRecord(generation=g, **v) for g, v in (data.get("generations") or {}).items()}
+    section = data.get("generations" if kind == "training" else "serving") or {}
+    return {g: TrackRecord(generation=g.removesuffix("-moe"), **v) for g, v in section.items()}
 
 
-def for_generation(generation: str, moe: bool = False) -> TrackRecord | None:
-    """The bundled track record of a hardware generation (for MoE or dense models), or None where no
-    published run of that kind was scored."""
-    return _bundled().get(key(generation, moe))
+def for_generation(generation: str, moe: bool = False, kind: str = "training") -> TrackRecord | None:
+    """The bundled track record of a hardware generation (for MoE or dense models; of the training or
+    the serving estimates), or None where no published run of that kind was scored."""
+    return _bundled(kind).get(key(generation, moe))
