@@ -320,6 +320,7 @@ def test_serve_section(page):
     assert float(page.get_attribute("#serve-kpis [data-k='ttft_p99_s']", "data-value")) == pytest.approx(e["ttft_p99_s"], rel=1e-12)
     assert float(page.get_attribute("#serve-kpis [data-k='usd_per_m_tokens']", "data-value")) == pytest.approx(e["usd_per_m_tokens"], rel=1e-12)
     assert f"{e['gpus']} × NVIDIA H100" in page.inner_text("#serve-headline")
+    assert f"{want['track_record']['rows']} published serving runs on hopper" in page.inner_text("#serve-track-record")
     mem = _wait_chart(page, "chart-serve-memory")
     assert mem["traces"][0]["name"] == "weights" and mem["traces"][0]["x"][0] == pytest.approx(e["memory"]["weights_bytes"] / 2**30)
     assert mem["shapes"][0]["x0"] == pytest.approx(80.0) and mem["marks"] >= 3

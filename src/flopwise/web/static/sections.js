@@ -114,7 +114,10 @@ window.flopwiseExtras = (h) => {
           kpi("usd_per_m_tokens", e.usd_per_m_tokens ?? "", usd3(e.usd_per_m_tokens), e.usd_per_gpu_hour != null ? `per M tokens at $${fixed(e.usd_per_gpu_hour, 2)}/GPU-h` : "no price known"),
           kpi("meets_targets", e.meets_targets ? 1 : 0, e.meets_targets ? "yes" : "NO", `targets: ${plan.targets.ttft_p99_s != null || plan.targets.tpot_s != null ? "" : "none"}${plan.targets.ttft_p99_s != null ? `TTFT p99 ≤ ${ms(plan.targets.ttft_p99_s)} ` : ""}${plan.targets.tpot_s != null ? `TPOT ≤ ${ms(plan.targets.tpot_s)}` : ""}`),
         ),
-        ...(e.notes || []).map((n) => el("p", { class: "hint", text: `note: ${n}` }))),
+        ...(e.notes || []).map((n) => el("p", { class: "hint", text: `note: ${n}` })),
+        el("p", { class: "hint", id: "serve-track-record", text: plan.track_record
+          ? `track record: ${plan.track_record.rows} published serving runs on ${plan.track_record.generation}, median |error| ${pct(plan.track_record.median_abs_error)}, bias ${plan.track_record.median_error >= 0 ? "+" : ""}${pct(plan.track_record.median_error)}`
+          : "track record: no published serving runs on this hardware generation were scored (unvalidated)" })),
       el("div", { class: "charts" }, chartCard("Memory per GPU by component", "chart-serve-memory"), chartCard("One engine step by component", "chart-serve-step")),
       card("Layouts considered", table("serve-layouts", ["tp", "pp", "max batch", "batch", "TTFT p99", "TPOT", "tok/s per GPU", "req/s per replica", "note"],
         plan.layouts.slice(0, 10).map((p) => [String(p.tp), String(p.pp), fixed(p.max_concurrency, 0), fixed(p.concurrency, 0), ms(p.ttft_p99_s), ms(p.tpot_s),
