@@ -132,6 +132,7 @@ class TrainingArrays:
     tp_comm_s: np.ndarray
     cp_comm_s: np.ndarray
     ep_comm_s: np.ndarray
+    moe_host_s: np.ndarray
     pp_comm_s: np.ndarray
     bubble_s: np.ndarray
     dp_comm_s: np.ndarray
@@ -409,8 +410,10 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     else:
         a2a_f = a2a_b = np.zeros_like(tp)
 
-    layer_fwd = mm_fwd + attn_fwd + ew_fwd + tp_fwd + cp_fwd + a2a_f
-    layer_bwd = 2.0 * mm_fwd + attn_bwd + 2.0 * ew_fwd + tp_bwd + cp_bwd + a2a_b
+    # host work of each MoE layer pass the GPU waits for, unless another micro-batch runs beside it
+    moe_host = np.where(pa.ep_overlap, 0.0, eff_params.MOE_LAYER_HOST_S) * (m_.n_moe_layers / L if m_.is_moe else 0.0)
+    layer_fwd = mm_fwd + attn_fwd + ew_fwd + tp_fwd + cp_fwd + a2a_f + moe_host
+    layer_bwd = 2.0 * mm_fwd + attn_bwd + 2.0 * ew_fwd + tp_bwd + cp_bwd + a2a_b + moe_host
     layer_rec = np.where(rec == 1, attn_fwd, rec_frac * layer_fwd)
 
     # LM head + loss on the last stage (fwd + bwd, vocab split over TP)
@@ -480,6 +483,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
     tp_t = work_mb * layers_stage * (tp_fwd + tp_bwd)
     cp_t = work_mb * layers_stage * (cp_fwd + cp_bwd)
     ep_t = work_mb * layers_stage * (a2a_f + a2a_b)
+    moe_host_t = work_mb * layers_stage * 2.0 * moe_host
     fsdp_t = work_mb * (stage_mb - stage_compute_mb) + fsdp_pp_gather
     step = work_mb * stage_mb + bubble + pp_comm + dp_exposed + optimizer_t + fsdp_pp_gather
 
@@ -489,7 +493,7 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
         buffers_bytes=buffers_b, framework_bytes=framework_b,
         recompute_layers=k_rec.astype(np.int64), recompute_fraction=rec_frac,
         compute_s=compute_t, attention_s=attention_t, elementwise_s=elementwise_t, recompute_s=recompute_t,
-        tp_comm_s=tp_t, cp_comm_s=cp_t, ep_comm_s=ep_t, pp_comm_s=pp_comm, bubble_s=bubble,
+        tp_comm_s=tp_t, cp_comm_s=cp_t, ep_comm_s=ep_t, moe_host_s=moe_host_t, pp_comm_s=pp_comm, bubble_s=bubble,
         dp_comm_s=dp_exposed, fsdp_comm_s=fsdp_t, optimizer_s=optimizer_t, step_s=step,
     )
     fits = out.memory_bytes <= acc.memory_bytes

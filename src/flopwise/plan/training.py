@@ -85,6 +85,7 @@ class StepTime(BaseModel):
     tp_comm_s: float
     cp_comm_s: float
     ep_comm_s: float
+    moe_host_s: float
     pp_comm_s: float
     bubble_s: float
     dp_comm_s: float

@@ -98,7 +98,7 @@
   };
   const STEP_COLORS = {
     compute: "#4e79a7", attention: "#a0cbe8", elementwise: "#86bcb6", recompute: "#f1ce63", "tp comm": "#f28e2b",
-    "cp comm": "#ffbe7d", "ep comm": "#d37295", "pp comm": "#b07aa1", bubble: "#e15759", "dp comm": "#59a14f",
+    "cp comm": "#ffbe7d", "ep comm": "#d37295", "moe host": "#fabfd2", "pp comm": "#b07aa1", bubble: "#e15759", "dp comm": "#59a14f",
     "fsdp comm": "#8cd17d", optimizer: "#9d7660",
   };
   const COLORS = { memory: MEMORY_COLORS, step: STEP_COLORS };
