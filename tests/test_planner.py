@@ -436,3 +436,17 @@ def test_a_tpu_slice_is_one_ici_domain():
     hsdp = evaluate(job, [one_slice.model_copy(update={"dp": 512, "micro_batch": 1, "sharding": "hsdp"})], 512)
     assert hsdp.optimizer_bytes[0] == pytest.approx(two.optimizer_bytes[0] * 2, rel=1e-6)  # sharded over one slice
     assert hsdp.step_s[0] < two.step_s[0]  # gathers stay on ICI
+
+
+def test_moe_layers_wait_for_host_work_unless_another_micro_batch_runs_beside_them():
+    from flopwise.estimate.efficiency import MOE_LAYER_HOST_S
+
+    moe = TrainingJob(get_model("mixtral-8x7b"), H100, 256, 4096)
+    plan = ParallelPlan(tp=1, pp=1, dp=16, ep=8, micro_batch=1, sharding="zero1", recompute="full")
+    res = evaluate(moe, [plan, plan.model_copy(update={"ep_overlap": True})], 16)
+    micro, layers = 256 // 16, get_model("mixtral-8x7b").n_layers
+    assert res.moe_host_s[0] == pytest.approx(micro * layers * 2 * MOE_LAYER_HOST_S)
+    assert res.moe_host_s[1] == 0
+    dense = evaluate(TrainingJob(get_model("llama-2-7b"), H100, 256, 4096),
+                     [ParallelPlan(tp=1, pp=1, dp=16, micro_batch=1, sharding="zero1", recompute="full")], 16)
+    assert dense.moe_host_s[0] == 0
