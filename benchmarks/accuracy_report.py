@@ -45,8 +45,8 @@ def write_track_record() -> None:
                  "benchmarks/accuracy_report.py --track-record from the bundled public rows and benchmarks/data/ "
                  + ", ".join(BENCHMARK_SETS + SERVING_SETS),
         "written": datetime.date.today().isoformat(),
-        "generations": {g: r.model_dump(exclude={"generation"}) for g, r in rec.items()},
-        "serving": {g: r.model_dump(exclude={"generation"}) for g, r in serving.items()},
+        "generations": {g: r.model_dump(exclude={"generation", "moe"}) for g, r in rec.items()},
+        "serving": {g: r.model_dump(exclude={"generation", "moe"}) for g, r in serving.items()},
     }
     with open(data_path(FILE), "w", encoding="utf-8") as fh:
         yaml.safe_dump(doc, fh, sort_keys=False, width=110)

@@ -60,7 +60,8 @@ def print_training(est: TrainingEstimate) -> None:
         gen = f"{est.accelerator}" if tr is None else tr.generation
         head.add_row("track record", "no published runs on this hardware generation were scored: unvalidated"
                      if tr is None else
-                     f"{tr.rows} published runs on {gen}: median |error| {pct(tr.median_abs_error)}, bias "
+                     f"{tr.rows} published runs on {gen}{' (MoE models)' if tr.moe else ''}: median |error| "
+                     f"{pct(tr.median_abs_error)}, bias "
                      f"{tr.median_error:+.0%}, 90% within {pct(tr.p90_abs_error)} (flopwise validate)")
     console.print(head)
 

@@ -1,9 +1,10 @@
-"""The estimator's track record per hardware generation: how far its training estimates landed from
-published measurements on that kind of hardware, so each plan can say how far to trust it.
+"""The estimators' track record per hardware generation: how far their training and serving estimates
+landed from published measurements on that kind of hardware, so each plan can say how far to trust it.
 
-`compute()` scores every bundled training set (the public rows and benchmarks/data) and groups the rows by
-the generation of their accelerator, mixture-of-experts models apart ("hopper-moe"); `benchmarks/accuracy_report.py --track-record` writes the result to
-the bundled track_record.yaml, which `for_generation()` reads (a test keeps the two in step).
+`compute()` scores every bundled set of a kind (the public rows and benchmarks/data) and groups the rows
+by the generation of their accelerator, mixture-of-experts models apart ("hopper-moe");
+`benchmarks/accuracy_report.py --track-record` writes the result to the bundled track_record.yaml, which
+`for_generation()` reads (a test keeps the two in step).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ SERVING_SETS = ("trtllm_v0.14_perf_overview.csv",)
 
 
 class TrackRecord(BaseModel):
-    """Published training measurements on one hardware generation and flopwise's error on them."""
+    """Published measurements on one hardware generation (dense or MoE models) and flopwise's error on them."""
 
     generation: str
+    moe: bool = False
     rows: int
     median_abs_error: float
     median_error: float  # the bias: + means flopwise predicted faster / more than was measured
@@ -62,7 +64,7 @@ def compute(repo_root: Path, kind: str = "training") -> dict[str, TrackRecord]:
     out = {}
     for gen, errs in sorted(errors.items()):
         absolute = sorted(abs(e) for e in errs)
-        out[gen] = TrackRecord(generation=gen, rows=len(errs), median_abs_error=round(statistics.median(absolute), 4),
+        out[gen] = TrackRecord(generation=gen.removesuffix("-moe"), moe=gen.endswith("-moe"), rows=len(errs), median_abs_error=round(statistics.median(absolute), 4),
                                median_error=round(statistics.median(errs), 4),
                                p90_abs_error=round(absolute[min(len(absolute) - 1, int(0.9 * len(absolute)))], 4))
     return out
@@ -78,7 +80,8 @@ def _bundled(kind: str = "training") -> dict[str, TrackRecord]:
         return {}
     data = load_yaml(FILE) or {}
     section = data.get("generations" if kind == "training" else "serving") or {}
-    return {g: TrackRecord(generation=g.removesuffix("-moe"), **v) for g, v in section.items()}
+    return {g: TrackRecord(generation=g.removesuffix("-moe"), moe=g.endswith("-moe"),
+                           **{k: v for k, v in rec.items() if k != "moe"}) for g, rec in section.items()}
 
 
 def for_generation(generation: str, moe: bool = False, kind: str = "training") -> TrackRecord | None:

@@ -257,7 +257,7 @@
       rel && rel.resubmissions ? ["job-length limit", `${rel.resubmissions} resubmissions, ${duration(rel.queue_s)} queueing`, "resubmissions"] : null,
       est.simulation ? [`simulated (${fixed(est.simulation.n, 0)} runs)`, `p50 ${fixed(est.simulation.p50_s / 86400, 2)} days, p90 ${fixed(est.simulation.p90_s / 86400, 2)} days (analytic mean ${fixed(est.simulation.analytic_mean_s / 86400, 2)})`, "simulation"] : null,
       est.mode === "planner" ? ["track record", est.track_record
-        ? `${fixed(est.track_record.rows, 0)} published runs on ${est.track_record.generation}: median |error| ${pct(est.track_record.median_abs_error)}, bias ${est.track_record.median_error >= 0 ? "+" : ""}${pct(est.track_record.median_error)}, 90% within ${pct(est.track_record.p90_abs_error)}`
+        ? `${fixed(est.track_record.rows, 0)} published runs on ${est.track_record.generation}${est.track_record.moe ? " (MoE models)" : ""}: median |error| ${pct(est.track_record.median_abs_error)}, bias ${est.track_record.median_error >= 0 ? "+" : ""}${pct(est.track_record.median_error)}, 90% within ${pct(est.track_record.p90_abs_error)}`
         : "no published runs on this hardware generation were scored: unvalidated", "track-record"] : null,
       est.mode === "planner" ? ["search", `${fixed(est.plans_evaluated, 0)} plans evaluated, ${fixed(est.plans_valid, 0)} valid, ${fixed(est.search_s * 1e3, 0)} ms`, "search"] : ["mode", "assumed MFU: no layout searched", "mode"],
     ]);

@@ -116,7 +116,7 @@ window.flopwiseExtras = (h) => {
         ),
         ...(e.notes || []).map((n) => el("p", { class: "hint", text: `note: ${n}` })),
         el("p", { class: "hint", id: "serve-track-record", text: plan.track_record
-          ? `track record: ${plan.track_record.rows} published serving runs on ${plan.track_record.generation}, median |error| ${pct(plan.track_record.median_abs_error)}, bias ${plan.track_record.median_error >= 0 ? "+" : ""}${pct(plan.track_record.median_error)}`
+          ? `track record: ${plan.track_record.rows} published serving runs on ${plan.track_record.generation}${plan.track_record.moe ? " (MoE models)" : ""}, median |error| ${pct(plan.track_record.median_abs_error)}, bias ${plan.track_record.median_error >= 0 ? "+" : ""}${pct(plan.track_record.median_error)}`
           : "track record: no published serving runs on this hardware generation were scored (unvalidated)" })),
       el("div", { class: "charts" }, chartCard("Memory per GPU by component", "chart-serve-memory"), chartCard("One engine step by component", "chart-serve-step")),
       card("Layouts considered", table("serve-layouts", ["tp", "pp", "max batch", "batch", "TTFT p99", "TPOT", "tok/s per GPU", "req/s per replica", "note"],
