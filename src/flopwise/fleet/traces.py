@@ -63,6 +63,14 @@ def _time(text: str, path: Path, row: int) -> float:
     return t.timestamp()
 
 
+def _columns(reader: csv.DictReader, need: set[str], path: Path, what: str) -> set[str]:
+    """The CSV's header as a set; one clear error naming the missing columns when `need` is not in it."""
+    cols = set(reader.fieldnames or [])
+    if not need <= cols:
+        raise FlopwiseError(f"{path}: {what} columns {', '.join(sorted(need))}; missing {', '.join(sorted(need - cols))}")
+    return cols
+
+
 def _float(text: str | None, what: str, path: Path, row: int) -> float:
     try:
         return float(text)
@@ -122,11 +130,7 @@ def _read_slurm(path: Path) -> list[Job]:
     jobs = []
     with _open(path) as fh:
         reader = csv.DictReader(fh)
-        cols = set(reader.fieldnames or [])
-        need = {"job_id", "gpu_num", "submit_time", "duration"}
-        if not need <= cols:
-            raise FlopwiseError(f"{path}: a Helios/Acme trace needs columns {', '.join(sorted(need))}; "
-                                f"missing {', '.join(sorted(need - cols))}")
+        cols = _columns(reader, {"job_id", "gpu_num", "submit_time", "duration"}, path, "a Helios/Acme trace needs")
         group_col = "vc" if "vc" in cols else "user"
         for k, row in enumerate(reader, start=2):
             gpus = int(_float(row["gpu_num"], "gpu_num", path, k))
@@ -229,10 +233,7 @@ def _read_flopwise(path: Path) -> list[Job]:
     jobs = []
     with _open(path) as fh:
         reader = csv.DictReader(fh)
-        cols = set(reader.fieldnames or [])
-        need = {"job_id", "submit_s", "gpus", "duration_s"}
-        if not need <= cols:
-            raise FlopwiseError(f"{path}: needs columns {', '.join(sorted(need))}; missing {', '.join(sorted(need - cols))}")
+        _columns(reader, {"job_id", "submit_s", "gpus", "duration_s"}, path, "needs")
         for k, row in enumerate(reader, start=2):
             gpus = _float(row["gpus"], "gpus", path, k)
             if gpus <= 0 or gpus != int(gpus):
