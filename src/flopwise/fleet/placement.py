@@ -50,6 +50,16 @@ class NodeSet:
         self.free[node] = k - c
         self.buckets[k - c].add(node)
 
+    def _best_fit(self, c: int, out: list[tuple[int, int]]) -> None:
+        """Take c GPUs (c <= GPUs per node) from the fullest node that still has c free."""
+        b = self.buckets
+        for k in range(c, self.gpn + 1):
+            if b[k]:
+                node = next(iter(b[k]))
+                self._take(node, k, c)
+                out.append((node, c))
+                return
+
     def alloc(self, g: int) -> list[tuple[int, int]] | None:
         """Take g GPUs (best fit: the fullest node that still fits); None if they do not fit."""
         if not self.can_fit(g):
@@ -68,21 +78,11 @@ class NodeSet:
                 if not need:
                     break
         elif g <= G:
-            for k in range(g, G + 1):
-                if b[k]:
-                    node = next(iter(b[k]))
-                    self._take(node, k, g)
-                    out.append((node, g))
-                    break
+            self._best_fit(g, out)
         else:
             full, rem = divmod(g, G)
             if rem:
-                for k in range(rem, G + 1):
-                    if b[k]:
-                        node = next(iter(b[k]))
-                        self._take(node, k, rem)
-                        out.append((node, rem))
-                        break
+                self._best_fit(rem, out)
             for _ in range(full):
                 node = next(iter(b[G]))
                 self._take(node, G, G)
