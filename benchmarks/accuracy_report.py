@@ -34,7 +34,8 @@ def write_track_record() -> None:
     import yaml
 
     from flopwise.catalog._files import data_path
-    from flopwise.validate.track_record import BENCHMARK_SETS, FILE, SERVING_SETS, compute
+    from flopwise.catalog.track_record import FILE
+    from flopwise.validate.track_record import BENCHMARK_SETS, SERVING_SETS, compute
 
     root = Path(__file__).resolve().parents[1]
     rec = compute(root)

@@ -268,7 +268,8 @@ def test_the_report_breaks_the_error_down_by_accelerator_with_its_bias(cli):
 def test_the_bundled_track_record_is_what_the_bundled_sets_score_today():
     """track_record.yaml (what `flopwise train` prints as its track record) must be regenerated whenever the
     estimator or the sets change: benchmarks/accuracy_report.py --track-record."""
-    from flopwise.validate.track_record import _bundled, compute
+    from flopwise.catalog.track_record import _bundled
+    from flopwise.validate.track_record import compute
 
     root = Path(__file__).resolve().parents[1]
     for kind, must in (("training", {"ampere", "hopper", "tpu-v5"}), ("inference", {"ampere", "hopper", "hopper-moe"})):

@@ -31,8 +31,8 @@ from flopwise.estimate.serving import (
 from flopwise.report.format import GIB
 from flopwise.spec.hardware import Cluster
 from flopwise.spec.model import ModelSpec
-from flopwise.validate.track_record import TrackRecord
-from flopwise.validate.track_record import for_generation as track_record_for
+from flopwise.catalog.track_record import TrackRecord
+from flopwise.catalog.track_record import for_generation as track_record_for
 
 GRID_POINTS = 40  # concurrencies evaluated per layout (geometric from 1 to the KV-cache limit)
 MAX_PIPELINE = 8  # pipeline stages the planner will consider (one node each)

@@ -25,8 +25,8 @@ from flopwise.estimate.reliability import (
     simulate,
 )
 from flopwise.catalog.failures import FailureModel
-from flopwise.validate.track_record import TrackRecord
-from flopwise.validate.track_record import for_generation as track_record_for
+from flopwise.catalog.track_record import TrackRecord
+from flopwise.catalog.track_record import for_generation as track_record_for
 
 DEFAULT_BATCH_TOKENS = 4 * 2**20  # ~4M tokens per step, typical of LLM pre-training
 

@@ -1,38 +1,20 @@
-"""The estimators' track record per hardware generation: how far their training and serving estimates
-landed from published measurements on that kind of hardware, so each plan can say how far to trust it.
-
-`compute()` scores every bundled set of a kind (the public rows and benchmarks/data) and groups the rows
-by the generation of their accelerator, mixture-of-experts models apart ("hopper-moe");
+"""Scoring behind the track record: every bundled set of a kind (the public rows and benchmarks/data),
+by the generation of each row's accelerator, mixture-of-experts models apart ("hopper-moe").
 `benchmarks/accuracy_report.py --track-record` writes the result to the bundled track_record.yaml, which
-`for_generation()` reads (a test keeps the two in step).
+flopwise.catalog.track_record reads (a test keeps the two in step).
 """
 
 from __future__ import annotations
 
 import statistics
-from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel
+from flopwise.catalog.track_record import TrackRecord, key
 
-from flopwise.catalog._files import data_path, load_yaml
-
-FILE = "track_record.yaml"
 # the sets scored, in benchmarks/data/ of the repository (the public rows are bundled in the package)
 BENCHMARK_SETS = ("llm_foundry_mpt_benchmarks.csv", "torchtitan_h100_performance.csv", "nemo_performance_summary.csv",
                   "tpu_training_performance.csv", "megatron_lm_2019_v100.csv")
 SERVING_SETS = ("trtllm_v0.14_perf_overview.csv",)
-
-
-class TrackRecord(BaseModel):
-    """Published measurements on one hardware generation (dense or MoE models) and flopwise's error on them."""
-
-    generation: str
-    moe: bool = False
-    rows: int
-    median_abs_error: float
-    median_error: float  # the bias: + means flopwise predicted faster / more than was measured
-    p90_abs_error: float
 
 
 def compute(repo_root: Path, kind: str = "training") -> dict[str, TrackRecord]:
@@ -68,23 +50,3 @@ def compute(repo_root: Path, kind: str = "training") -> dict[str, TrackRecord]:
                                median_error=round(statistics.median(errs), 4),
                                p90_abs_error=round(absolute[min(len(absolute) - 1, int(0.9 * len(absolute)))], 4))
     return out
-
-
-def key(generation: str, moe: bool) -> str:
-    return f"{generation}-moe" if moe else generation
-
-
-@cache
-def _bundled(kind: str = "training") -> dict[str, TrackRecord]:
-    if not data_path(FILE).exists():
-        return {}
-    data = load_yaml(FILE) or {}
-    section = data.get("generations" if kind == "training" else "serving") or {}
-    return {g: TrackRecord(generation=g.removesuffix("-moe"), moe=g.endswith("-moe"),
-                           **{k: v for k, v in rec.items() if k != "moe"}) for g, rec in section.items()}
-
-
-def for_generation(generation: str, moe: bool = False, kind: str = "training") -> TrackRecord | None:
-    """The bundled track record of a hardware generation (for MoE or dense models; of the training or
-    the serving estimates), or None where no published run of that kind was scored."""
-    return _bundled(kind).get(key(generation, moe))
