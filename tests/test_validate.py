@@ -214,6 +214,22 @@ def test_a_capped_fleet_takes_longer_and_features_follow_the_sources_year():
     assert _pinned(TrainingRun(id="x", source="Someone et al. 2021"))["sequence_parallel"] is False
 
 
+def test_a_whole_run_without_a_dated_source_takes_its_models_publication_year():
+    from flopwise.catalog.models import series_source
+    from flopwise.catalog.runs import TrainingRun
+    from flopwise.validate.training import _pinned
+
+    # the unreleased Llama 2 34B was published with its siblings (Llama 2 paper, 2023)
+    assert "2023" in series_source("Llama 2 34B") and series_source("Llama 9 34B") is None
+    whole = TrainingRun(id="x", model="Llama 2 34B", source="a model card", training_tokens=int(2e12),
+                        measured_gpu_hours=1e6)
+    assert _pinned(whole)["cp"] == 1
+    # a throughput row of an old architecture may come from a later stack: its model's year says nothing
+    bench = whole.model_copy(update={"training_tokens": None, "measured_gpu_hours": None,
+                                     "measured_tokens_per_s_per_gpu": 1000.0})
+    assert "cp" not in _pinned(bench)
+
+
 def test_a_row_without_a_sequence_length_uses_the_pretraining_default():
     from flopwise.catalog.runs import TrainingRun
     from flopwise.validate.training import score_training_row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 
@@ -73,6 +74,23 @@ def find_model_by_name(name: str) -> str | None:
     """The catalog id whose id, alias or display name equals `name` ignoring case, spaces and punctuation
     ("Llama 2 70B" -> llama-2-70b), else None."""
     return _by_norm_name().get(_norm(name)) if name else None
+
+
+_SIZE_SUFFIX = re.compile(r"[\s_-]*(?:\d+x)?\d+(?:\.\d+)?\s*[mbt](?:[\s_-]*a\d+(?:\.\d+)?b)?$", re.IGNORECASE)
+
+
+def series_source(name: str) -> str | None:
+    """The catalog source of the model named `name`, else of a sibling size of its series ("Llama 2 34B"
+    -> the Llama 2 paper, which published every size at once); None when the series is not in the catalog."""
+    if (mid := find_model_by_name(name)) is not None:
+        return get_model(mid).source
+    series = _norm(_SIZE_SUFFIX.sub("", name or ""))
+    if not series or series == _norm(name):
+        return None
+    for entry in load_yaml("models.yaml"):
+        if _norm(_SIZE_SUFFIX.sub("", entry.get("name", ""))) == series:
+            return entry.get("source", "") or None
+    return None
 
 
 def load_model_file(path: Path) -> ModelSpec:

@@ -120,9 +120,19 @@ def uses_flash_attention(row: TrainingRun) -> bool:
     return not _published_by(row, 2022)
 
 
+def _years(text: str) -> list[int]:
+    return [int(y) for y in re.findall(r"\b(20[0-3][0-9])\b", text or "")]
+
+
 def _published_by(row: TrainingRun, year: int) -> bool:
-    """Whether the row's source names a year no later than `year` (the earliest year it names counts)."""
-    years = [int(y) for y in re.findall(r"\b(20[0-3][0-9])\b", row.source)]
+    """Whether the run dates from `year` or before: the earliest year the row's source names; for a whole
+    pre-training run (GPU-hours for its tokens) whose source names none, the year the model was published,
+    from the catalog's source for the model or its series (a model is pre-trained before it is published)."""
+    years = _years(row.source)
+    if not years and row.measured_gpu_hours is not None and row.training_tokens:
+        from flopwise.catalog.models import series_source
+
+        years = _years(series_source(row.model or "") or "")
     return bool(years) and min(years) <= year
 
 
