@@ -399,6 +399,17 @@ def test_long_context_models_pre_train_at_8k_unless_told(cli):
     assert gpt3["seq_len"] == 2048  # a shorter context is kept
 
 
+def test_the_default_batch_grows_with_the_cluster_past_4m_tokens():
+    """~4M tokens per step up to ~4k GPUs; beyond, ~1k tokens per GPU (Llama 3 405B: 16M on 16,384 H100)."""
+    from flopwise.plan.training import default_global_batch
+
+    assert default_global_batch(4096, 8) * 4096 == 4 * 2**20
+    assert default_global_batch(4096, 2048) * 4096 == 4 * 2**20
+    assert default_global_batch(8192, 16384) == 2048
+    sizes = [default_global_batch(8192, n) for n in (1024, 4096, 8192, 16384, 32768)]
+    assert sizes == sorted(sizes) and sizes[-1] == 2 * sizes[-2]
+
+
 def test_flashattention3_class_kernels_speed_up_hopper_attention_only():
     """flash=3 (FlashAttention-3 / cuDNN fused attention): 0.42 vs 0.25 of the H100's dense peak in place,
     from the FA3 paper's 1.7x over FA2; the GEMMs and everything else are unchanged; on A100 (no FA3) the

@@ -89,7 +89,7 @@ def compare(
     spot_rate: float = typer.Option(None, "--spot-interruptions-per-month", help="share of spot nodes preempted per month (default 0.20)"),
     spot_restart_min: float = typer.Option(None, "--spot-restart-min", help="minutes lost per preemption besides rework (default 30)"),
     seq_len: int = typer.Option(None, "--seq-len", help="training sequence length (default: the model's context, at most 8192)"),
-    global_batch: int = typer.Option(None, "--global-batch", help="sequences per step (default ~4M tokens)"),
+    global_batch: int = typer.Option(None, "--global-batch", help="sequences per step (default ~4M tokens, ~1k tokens per GPU beyond 4096 GPUs)"),
     precision: str = typer.Option("bf16", "--precision", help="training precision: bf16, fp16, fp8"),
     optimizer: str = typer.Option("adam", "--optimizer"),
     sort: str = typer.Option("cost", "--sort", help="cost, time or usd-per-m-tokens"),

@@ -102,7 +102,7 @@ def train(
     gpus: int = typer.Option(..., "--gpus", help="number of accelerators"),
     system: str = typer.Option(None, "--system", help="bundled system: dgx-a100, dgx-h100, hgx-h200, pcie-4090x8, ..."),
     cluster_file: Path = typer.Option(None, "--cluster", help="YAML cluster file (accelerator, gpus_per_node, nvlink_gb_per_s, network_gbit_per_s)"),
-    global_batch: int = typer.Option(None, "--global-batch", help="sequences per optimizer step (default ~4M tokens)"),
+    global_batch: int = typer.Option(None, "--global-batch", help="sequences per optimizer step (default ~4M tokens, ~1k tokens per GPU beyond 4096 GPUs)"),
     seq_len: int = typer.Option(None, "--seq-len", help="training sequence length (default: the model's context, at most 8192)"),
     precision: str = typer.Option("bf16", "--precision", help="bf16, fp16, fp8 or fp32"),
     optimizer: str = typer.Option("adam", "--optimizer", help="adam, adamw, adam-8bit, sgd, adafactor, lion"),

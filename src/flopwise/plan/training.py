@@ -42,9 +42,17 @@ def default_seq_len(model: ModelSpec) -> int:
     return min(model.max_seq_len, DEFAULT_PRETRAIN_SEQ_LEN)
 
 
+# Large runs keep at least about a thousand tokens per GPU in each step, or data parallelism runs out and
+# the step drowns in model-parallel traffic: Llama 3 405B took 16M tokens on 16,384 H100s (8,192: 2,048
+# each), Megatron's 1T 6.3M on 3,072 A100s, MT-NLG 3.9M on 4,480, PaLM 4M on 6,144 TPU v4 chips.
+MIN_BATCH_TOKENS_PER_GPU = 1024
+
+
 def default_global_batch(seq_len: int, n_gpus: int) -> int:
-    """~4M tokens per step as a power of two in sequences, times the odd factor of the GPU count."""
-    b = 2 ** max(0, round(math.log2(max(DEFAULT_BATCH_TOKENS / seq_len, 1))))
+    """~4M tokens per step, or ~1k per GPU on large clusters, as a power of two in sequences, times the
+    odd factor of the GPU count."""
+    tokens = max(DEFAULT_BATCH_TOKENS, MIN_BATCH_TOKENS_PER_GPU * n_gpus)
+    b = 2 ** max(0, round(math.log2(max(tokens / seq_len, 1))))
     odd = n_gpus
     while odd % 2 == 0:
         odd //= 2

@@ -20,13 +20,13 @@ from flopwise.errors import FlopwiseError
 from flopwise.estimate.flops import attention_fwd_flops_per_token, dense_matmul_params, lm_head_params
 from flopwise.estimate.training import TrainingJob
 from flopwise.plan.search import SearchResult, SearchSpace, search
+from flopwise.plan.training import default_global_batch, default_seq_len
 from flopwise.spec.model import ModelSpec
 from flopwise.validate.architecture import model_from_row
 from flopwise.validate.scoring import RowScore
 
 # Assumptions for fields a row leaves blank (documented in docs/accuracy.md).
 DEFAULT_GPUS = 2048  # a large pre-training cluster when the row does not say how many GPUs
-DEFAULT_BATCH_TOKENS = 4 * 2**20  # 4M tokens per step (LLaMA, Llama 2)
 
 
 def convention_flops_per_token(model: ModelSpec, seq_len: int, recompute: str, convention: str,
@@ -223,8 +223,6 @@ def score_training_row(row: TrainingRun) -> RowScore:
         if row.seq_len:
             seq = row.seq_len
         else:
-            from flopwise.plan.training import default_seq_len
-
             seq = default_seq_len(model)
             notes.append(f"sequence length not given: assumed {seq}")
         n = row.num_accelerators
@@ -236,7 +234,7 @@ def score_training_row(row: TrainingRun) -> RowScore:
                 notes.append(f"GPU count not given: assumed {DEFAULT_GPUS}")
         batch = row.global_batch_seqs
         if batch is None:
-            batch = max(1, round(DEFAULT_BATCH_TOKENS / seq))
+            batch = default_global_batch(seq, n)
             notes.append(f"global batch not given: assumed {batch} seqs")
         precision = row.precision or "bf16"
         job = TrainingJob(model, default_cluster(acc), batch, seq, precision)

@@ -87,7 +87,7 @@ class TrainRequest(ModelRef):
     system: str | None = Field(default=None, max_length=100, description="bundled system id, e.g. dgx-h100")
     gpus: int = Field(gt=0, le=MAX_GPUS, description="number of accelerators", examples=[64])
     tokens: float | str = Field(description="training tokens: a number or text like 1T, 300B, 1.5e12", examples=["1T"])
-    global_batch: int | None = Field(default=None, gt=0, le=100_000_000, description="sequences per optimizer step (default ~4M tokens)")
+    global_batch: int | None = Field(default=None, gt=0, le=100_000_000, description="sequences per optimizer step (default ~4M tokens, ~1k tokens per GPU beyond 4096 GPUs)")
     seq_len: int | None = Field(default=None, gt=0, le=10_000_000, description="training sequence length (default: the model's context, at most 8192)")
     precision: Precision = "bf16"
     optimizer: str = Field(default="adam", max_length=30, description="adam, adamw, adam-8bit, sgd, adafactor, lion")
