@@ -399,6 +399,16 @@ def test_long_context_models_pre_train_at_8k_unless_told(cli):
     assert gpt3["seq_len"] == 2048  # a shorter context is kept
 
 
+def test_a_given_plan_that_cannot_run_is_refused_not_replaced(cli):
+    """--plan tp=8,pp=4 on 8 GPUs must say why it cannot run, never quietly plan something else."""
+    r = cli("train", "llama-3-8b", "--gpu", "h100-sxm5-80gb", "--gpus", "8", "--tokens", "1e11", "--plan", "tp=8,pp=4")
+    assert r.returncode == 2 and "tp·pp·cp = 8·4·1 = 32 does not divide 8 GPUs" in r.stderr + r.stdout
+    r = cli("train", "llama-3-8b", "--gpu", "h100-sxm5-80gb", "--gpus", "6", "--tokens", "1e11", "--plan", "tp=3")
+    assert r.returncode == 2 and "heads" in r.stderr + r.stdout
+    r = cli("train", "llama-3-8b", "--gpu", "h100-sxm5-80gb", "--gpus", "8", "--tokens", "1e11", "--plan", "tp=1,tp=2")
+    assert r.returncode == 2 and "given twice" in r.stderr + r.stdout
+
+
 def test_the_default_batch_grows_with_the_cluster_past_4m_tokens():
     """~4M tokens per step up to ~4k GPUs; beyond, ~1k tokens per GPU (Llama 3 405B: 16M on 16,384 H100)."""
     from flopwise.plan.training import default_global_batch

@@ -183,7 +183,7 @@ def test_validate_bundled_runs(client):
     ({**TRAIN, "model": "llama-3-7"}, 422, ["unknown model 'llama-3-7'", "llama-3-70b", "paste"]),
     ({**TRAIN, "gpus": 0}, 422, ["field 'gpus'", "greater than 0"]),
     ({**TRAIN, "gpus": "many"}, 422, ["field 'gpus'", "integer"]),
-    ({**TRAIN, "tokens": "-5"}, 422, ["tokens must be a positive number"]),
+    ({**TRAIN, "tokens": "-5"}, 422, ["tokens must be a positive finite number"]),
     ({**TRAIN, "tokens": "lots"}, 422, ["tokens must be a number like"]),
     ({**TRAIN, "precision": "int3"}, 422, ["field 'precision'", "'bf16'"]),
     ({**TRAIN, "optimizer": "adma"}, 422, ["unknown optimizer 'adma'", "adam"]),
@@ -199,6 +199,10 @@ def test_validate_bundled_runs(client):
     ({**TRAIN, "failure_model": "nope"}, 422, ["unknown failure model 'nope'"]),
     ({**TRAIN, "simulate": 10, "failures": False}, 422, ["simulate needs the failure model"]),
     ({**TRAIN, "simulate": 10**6}, 422, ["field 'simulate'"]),
+    ({**TRAIN, "plan": "tp=8,pp=16"}, 422, ["tp·pp·cp = 8·16·1 = 128 does not divide 64 GPUs"]),
+    ({**TRAIN, "gpus": 8, "tokens": "1e18", "mfu": 1e-300}, 422, ["never finish"]),
+    ({**TRAIN, "tokens": "100B", "global_batch": 100_000_000}, 422, ["more than the whole run", "'global_batch'"]),
+    ({**TRAIN, "model": None, "hf_config": "{\"a\":" * 3000 + "1" + "}" * 3000}, 422, ["nests too deeply"]),
 ])
 def test_train_bad_input(client, body, status, words):
     resp = client.post("/api/train", json=body)
@@ -375,6 +379,8 @@ def test_serve_is_the_cli_json(client, cli):
     ({"rate": "10/s", "concurrency": 5}, ["not both"]),
     ({"peak_factor": "10x"}, ["give rate too"]),
     ({"input_tokens": 0}, ["field 'input_tokens'"]),
+    ({"rate": "inf/s"}, ["rate must be a positive finite number"]),
+    ({"rate": "20/s", "weekly_growth": "1000%", "weeks": 520}, ["requests/s by week", "'weeks'"]),
 ])
 def test_serve_bad_input(client, body, words):
     resp = client.post("/api/serve", json={"model": "llama-3-70b", "gpu": "h100-sxm5-80gb", **body})

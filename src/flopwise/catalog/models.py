@@ -18,7 +18,8 @@ def pydantic_message(exc: ValidationError, what: str) -> str:
     """First validation problem of `exc` as one line: which field, what is wrong."""
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    return f"{what}: field '{loc}': {err['msg']}"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{what}: {msg}" if loc == "(top level)" else f"{what}: field '{loc}': {msg}"
 
 
 @cache

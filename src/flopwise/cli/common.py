@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import typer
@@ -20,9 +21,9 @@ def print_json(obj: Any) -> None:
 
 
 def positive(value: float | None, name: str) -> float | None:
-    """Reject zero/negative/NaN numbers with one clear line."""
-    if value is not None and not (value > 0):
-        raise FlopwiseError(f"{name} must be a positive number, got {value:g}")
+    """Reject zero/negative/NaN/infinite numbers with one clear line."""
+    if value is not None and not (0 < value < math.inf):
+        raise FlopwiseError(f"{name} must be a positive finite number, got {value:g}")
     return value
 
 

@@ -37,6 +37,10 @@ def parse_duration(text: str, name: str) -> float:
     return value
 
 
+# A rate that grows more than tenfold a week is not a capacity plan any fleet can follow.
+MAX_WEEKLY_GROWTH = 10.0
+
+
 def parse_fraction(text: str, name: str) -> float:
     """0.5 from '50%' or '0.5'."""
     t = text.strip()
@@ -44,8 +48,8 @@ def parse_fraction(text: str, name: str) -> float:
         value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
     except ValueError:
         raise FlopwiseError(f"{name} must be a fraction like 50% or 0.5, got '{text}'") from None
-    if not value > -1:
-        raise FlopwiseError(f"{name} must be more than -100%, got '{text}'")
+    if not -1 < value <= MAX_WEEKLY_GROWTH:
+        raise FlopwiseError(f"{name} must be more than -100% and at most {MAX_WEEKLY_GROWTH:.0%}, got '{text}'")
     return value
 
 

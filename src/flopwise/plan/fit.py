@@ -246,6 +246,11 @@ def fit(model: ModelSpec, cluster: Cluster, n_gpus: int, seq_len: int | None = N
     ctx = context or min(DEFAULT_SERVE_CONTEXT, model.max_seq_len)
     if ctx <= 0:
         raise FlopwiseError(f"--context must be positive, got {ctx}")
+    if ctx > model.max_seq_len:
+        raise FlopwiseError(f"--context {ctx:,} exceeds {model.name}'s maximum of {model.max_seq_len:,} tokens")
+    if lora_rank > model.d_model:
+        raise FlopwiseError(f"--lora-rank {lora_rank} is larger than {model.name}'s width ({model.d_model}); "
+                            "LoRA ranks are small (8-256)")
     from flopwise.plan.training import default_global_batch, default_seq_len
 
     rows: list[FitRow] = []
@@ -292,7 +297,7 @@ def fit(model: ModelSpec, cluster: Cluster, n_gpus: int, seq_len: int | None = N
         f"model {model.name}: {model.params_total / 1e9:,.2f}B parameters",
         "full training: mixed precision, 16-bit weights and gradients + optimizer states "
         f"({optimizer}: see estimate/memory.OPTIMIZER_STATE_BYTES), the planner's best layout (ZeRO/FSDP, recompute)",
-        f"pre-train at sequence length {default_seq_len(model)} (the model's context, at most 8192) and ~4M-token batches; fine-tunes at seq {ft_seq}",
+        f"pre-train at sequence length {default_seq_len(model)} (the model's context, at most 8192) and ~4M-token batches (~1k tokens per GPU beyond 4096 GPUs); fine-tunes at seq {ft_seq}",
         f"LoRA/QLoRA: rank {lora_rank} on all linear layers, adapters 16 B/param (fp32 + grad + Adam), "
         f"QLoRA base NF4 {NF4_BYTES_PER_PARAM:.3f} B/param (Dettmers et al. 2023), gradient checkpointing",
         f"framework: {eff.FRAMEWORK_FIXED_BYTES / GIB:.0f} GiB fixed + {eff.ALLOCATOR_FRAGMENTATION:.0%} fragmentation (training)",

@@ -114,6 +114,7 @@ def parse_plan_spec(text: str) -> dict:
     from flopwise.errors import close_matches
 
     out: dict = {}
+    seen: set[str] = set()
     for item in filter(None, (p.strip() for p in text.split(","))):
         if "=" not in item:
             raise FlopwiseError(f"plan item '{item}' is not key=value (e.g. tp=8,pp=16,mb=1)")
@@ -123,6 +124,9 @@ def parse_plan_spec(text: str) -> dict:
             near = close_matches(key, PLAN_KEYS)
             hint = f"; did you mean {near[0]}?" if near else ""
             raise FlopwiseError(f"unknown plan key '{key}'; accepted: {', '.join(PLAN_KEYS)}{hint}")
+        if key in seen:
+            raise FlopwiseError(f"plan key '{key}' is given twice in '{text}'; give each key once")
+        seen.add(key)
         if PLAN_KEYS[key] is int:
             try:
                 n = int(value)

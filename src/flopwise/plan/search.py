@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from dataclasses import dataclass
 
@@ -17,7 +18,9 @@ RECOMPUTE_NAMES = {v: k for k, v in RECOMPUTE_CODE.items()}
 
 
 def divisors(n: int) -> list[int]:
-    return [k for k in range(1, n + 1) if n % k == 0]
+    """The divisors of n in increasing order (pairs up to sqrt(n): fast for batches of millions)."""
+    small = [k for k in range(1, math.isqrt(n) + 1) if n % k == 0]
+    return small + [n // k for k in reversed(small) if k * k != n]
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,11 @@ def candidate_arrays(job: TrainingJob, n_gpus: int, space: SearchSpace) -> PlanA
         for mb, ep, vpp in itertools.product(mbs, eps, vpps):
             rows.append((tp, pp, dp, cp, ep, vpp, mb))
     if not rows:
-        rows = [(1, 1, n_gpus, 1, 1, 1, 1)]
+        # nothing divides: evaluate the pinned layout itself (free degrees at 1) so that the reason it
+        # cannot run is reported, rather than silently planning something else
+        tp0, pp0, cp0 = (space.tp or (1,))[0], (space.pp or (1,))[0], (space.cp or (1,))[0]
+        dp0 = max(n_gpus // (tp0 * pp0 * cp0), 1)
+        rows = [(tp0, pp0, dp0, cp0, (space.ep or (1,))[0], (space.vpp or (1,))[0], (space.mb or (1,))[0])]
     base = np.array(rows, dtype=np.int64)
     zeros = [ZERO_STAGE[z] for z in space.sharding]
     hsdp = [z == "hsdp" for z in space.sharding]
@@ -200,6 +207,12 @@ class SearchResult:
             return (f"no plan fits in memory on {self.n_gpus} x {self.job.cluster.accelerator.id}: the smallest "
                     f"({plan.label()}) needs {res.memory_bytes[best] / gib:.1f} GiB per GPU of {cap:.0f} "
                     f"({detail}); use more GPUs, a smaller micro-batch or sequence, or more sharding")
+        pa = self.arrays
+        if np.all(self.results.reason == 1) and len(set(zip(pa.tp, pa.pp, pa.cp))) == 1:
+            # the pinned degrees alone cannot tile the GPUs
+            tp, pp, cp = int(pa.tp[0]), int(pa.pp[0]), int(pa.cp[0])
+            return (f"no valid plan on {self.n_gpus} GPUs: tp·pp·cp = {tp}·{pp}·{cp} = {tp * pp * cp} does not "
+                    f"divide {self.n_gpus} GPUs; pick degrees whose product divides the GPU count")
         return f"no valid plan on {self.n_gpus} GPUs: {self.most_common_reason()}"
 
 

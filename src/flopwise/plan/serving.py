@@ -410,6 +410,10 @@ def _estimate_at(req: ServingRequest, p: LayoutPoint, phys: ReplicaPhysics, repl
     return est
 
 
+# Beyond this many replicas a capacity table describes no fleet that exists.
+MAX_REPLICAS = 1e9
+
+
 def capacity_plan(req: ServingRequest, p: LayoutPoint, peak_factor: float, weekly_growth: float | None,
                   weeks: int) -> CapacityPlan:
     """Replicas for the average and the peak rate (and week by week under growth), with their cost."""
@@ -433,7 +437,10 @@ def capacity_plan(req: ServingRequest, p: LayoutPoint, peak_factor: float, weekl
     week_rows = []
     if weekly_growth is not None:
         for w in range(weeks + 1):
-            a = avg * (1 + weekly_growth) ** w
+            a = avg * math.exp(w * math.log1p(weekly_growth))
+            if not a * peak_factor / r_max < MAX_REPLICAS:
+                raise FlopwiseError(f"at {weekly_growth:+.0%} a week the rate reaches {a:.3g} requests/s by week {w}, "
+                                    f"more than {MAX_REPLICAS:.0e} replicas; shorten --weeks or lower --weekly-growth")
             n = reps(a * peak_factor)
             week_rows.append(CapacityWeek(week=w, average_rate_per_s=a, peak_rate_per_s=a * peak_factor, replicas=n,
                                           gpus=n * g, usd_per_week=None if price is None else n * g * price * 168))

@@ -49,15 +49,13 @@ MIN_BATCH_TOKENS_PER_GPU = 1024
 
 
 def default_global_batch(seq_len: int, n_gpus: int) -> int:
-    """~4M tokens per step, or ~1k per GPU on large clusters, as a power of two in sequences, times the
-    odd factor of the GPU count."""
+    """~4M tokens per step, or ~1k per GPU on large clusters: the odd factor of the GPU count (so that the
+    batch divides over them) times the power of two that comes nearest."""
     tokens = max(DEFAULT_BATCH_TOKENS, MIN_BATCH_TOKENS_PER_GPU * n_gpus)
-    b = 2 ** max(0, round(math.log2(max(tokens / seq_len, 1))))
-    odd = n_gpus
+    odd = max(n_gpus, 1)
     while odd % 2 == 0:
         odd //= 2
-    return b * odd
-
+    return odd * 2 ** max(0, round(math.log2(max(tokens / seq_len / odd, 1))))
 
 
 
@@ -241,6 +239,9 @@ def add_reliability(
     **overrides,
 ) -> TrainingEstimate:
     """The estimate with interruptions, checkpointing, restarts (and resubmissions) priced in."""
+    if not math.isfinite(est.train_s):
+        raise InfeasiblePlan(f"this run would never finish on {est.gpus} GPUs (MFU {est.mfu:.3g}); give a realistic "
+                             "MFU, more GPUs or fewer tokens")
     step = est.step_time.step_s if est.step_time is not None else None
     inp = ReliabilityInputs(
         n_gpus=est.gpus, gpus_per_node=job.cluster.gpus_per_node, ideal_train_s=est.train_s,
@@ -340,6 +341,9 @@ def make_job(model: ModelSpec, cluster: Cluster, gpus: int, global_batch: int | 
     b = global_batch or default_global_batch(s, gpus)
     if b <= 0:
         raise FlopwiseError(f"--global-batch must be positive, got {b}")
+    if global_batch and tokens and b * s > tokens:
+        raise FlopwiseError(f"--global-batch {b} at seq {s} is {b * s:.3g} tokens per step, more than the whole run "
+                            f"({tokens:.3g} tokens); lower --global-batch or raise --tokens")
     if precision not in {"bf16", "fp16", "fp8", "fp32"}:
         raise FlopwiseError(f"unknown precision '{precision}'; accepted: bf16, fp16, fp8, fp32")
     cluster.accelerator.peak(matmul_rate_key(precision))  # clear error if unsupported

@@ -11,6 +11,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
+# Bounds far beyond any published model (the deepest has ~200 layers, the widest d_model ~25k): past them
+# an input is a typo, and the planner's arrays would only waste minutes on it.
+MAX_LAYERS = 10_000
+MAX_WIDTH = 10_000_000
+MAX_VOCAB = 100_000_000
+
+
 class ModelSpec(BaseModel):
     """A decoder-only transformer (dense or mixture-of-experts)."""
 
@@ -18,14 +25,14 @@ class ModelSpec(BaseModel):
 
     name: str
     family: str = "custom"
-    n_layers: int = Field(gt=0)
-    d_model: int = Field(gt=0)
-    n_heads: int = Field(gt=0)
+    n_layers: int = Field(gt=0, le=MAX_LAYERS)
+    d_model: int = Field(gt=0, le=MAX_WIDTH)
+    n_heads: int = Field(gt=0, le=MAX_WIDTH)
     n_kv_heads: int | None = Field(default=None, gt=0, description="GQA/MQA key-value heads; None = n_heads")
     head_dim: int | None = Field(default=None, gt=0, description="None = d_model / n_heads")
-    ffn_hidden: int = Field(gt=0, description="MLP inner size (per expert for MoE layers)")
+    ffn_hidden: int = Field(gt=0, le=MAX_WIDTH, description="MLP inner size (per expert for MoE layers)")
     mlp: Literal["gelu", "swiglu"] = "swiglu"
-    vocab_size: int = Field(gt=0)
+    vocab_size: int = Field(gt=0, le=MAX_VOCAB)
     max_seq_len: int = Field(default=2048, gt=0)
     tied_embeddings: bool = False
     learned_pos_emb: bool = False

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -211,12 +212,19 @@ def resolve_spec(ref: ModelRef):
     cfg = ref.config_dict()
     if cfg is not None:
         return model_from_hf_config(cfg, name=ref.hf_name or "pasted config.json")
-    try:
-        return get_model(ref.model or "")
-    except FlopwiseError as exc:
-        # the CLI's hint offers a path; the web API takes pasted config.json text instead
-        msg = str(exc).replace("(or give a path to a config.json / model YAML)", "(or paste a Hugging Face config.json as hf_config)")
-        raise FlopwiseError(msg) from None
+    return get_model(ref.model or "")
+
+
+# The planners' messages name CLI flags and offer file paths; the API's callers send JSON fields instead.
+_FIELD_FOR_FLAG = {"input": "input_tokens", "output": "output_tokens"}
+_PATH_HINT = "(or give a path to a config.json / model YAML)"
+
+
+def web_message(msg: str) -> str:
+    """A planner error as the API's caller should read it: field names for flags, hf_config for paths."""
+    msg = msg.replace(_PATH_HINT, "(or paste a Hugging Face config.json as hf_config)")
+    return re.sub(r"--([a-z][a-z0-9-]*)",
+                  lambda m: "'" + _FIELD_FOR_FLAG.get(m.group(1), m.group(1).replace("-", "_")) + "'", msg)
 
 
 def _model_summary(mid: str) -> dict:
@@ -358,11 +366,11 @@ def create_app(allowed_hosts: list[str] | None = None, max_body_bytes: int = MAX
 
     @app.exception_handler(InfeasiblePlan)
     async def _infeasible(request: Request, exc: InfeasiblePlan):
-        return _error(422, str(exc), "infeasible")
+        return _error(422, web_message(str(exc)), "infeasible")
 
     @app.exception_handler(FlopwiseError)
     async def _flopwise(request: Request, exc: FlopwiseError):
-        return _error(422, str(exc), "invalid_input")
+        return _error(422, web_message(str(exc)), "invalid_input")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):  # pragma: no cover - a bug, not bad input

@@ -68,6 +68,8 @@ class ModelRef(_Body):
                 cfg = json.loads(self.hf_config)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"hf_config is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+            except RecursionError:
+                raise ValueError("hf_config nests too deeply to be a config.json") from None
             if not isinstance(cfg, dict):
                 raise ValueError("hf_config must be a JSON object (the contents of config.json)")
         return self
