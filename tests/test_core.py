@@ -157,6 +157,42 @@ def test_cli_bad_input_is_one_line_exit_2(cli, args, needle):
     assert "Traceback" not in out.stderr
 
 
+def test_cli_bad_files_and_values_are_one_line_exit_2(cli, tmp_path):
+    """Binary files, bad cluster YAMLs, infinite numbers, impossible runs rows: one line, exit 2."""
+    png = tmp_path / "img.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
+    fake = tmp_path / "fake.json"
+    fake.write_bytes(png.read_bytes())
+    bad_key = tmp_path / "c1.yaml"
+    bad_key.write_text("accelerator: h100-sxm5-80gb\ngpus_per_nod: 8\n")
+    bad_val = tmp_path / "c2.yaml"
+    bad_val.write_text("accelerator: h100-sxm5-80gb\ngpus_per_node: -8\n")
+    runs = tmp_path / "runs.csv"
+    runs.write_text("id,model,accelerator,num_accelerators,tp,measured_tflops_per_gpu\nx,GPT-3 175B,a100-sxm4-80gb,8,-2,100\n")
+    train = ("train", "llama-2-7b", "--tokens", "1e12", "--gpus", "16")
+    cases = [
+        (("model", "show", str(fake)), "is not a text file"),
+        (("validate", "--runs", str(png)), "is not a text file"),
+        ((*train, "--cluster", str(bad_key)), "did you mean 'gpus_per_node'"),
+        ((*train, "--cluster", str(bad_val)), "field 'gpus_per_node'"),
+        ((*train, "--gpu", "h100", "--export", "megatron", "--out", str(png)), "is a file, not a folder"),
+        (("budget", "--gpu", "h100", "--usd", "inf"), "positive finite"),
+        (("tco", "--gpu", "h100", "--years", "inf"), "positive finite"),
+        (("serve", "llama-2-7b", "--gpu", "h100", "--rate", "inf/s"), "positive finite"),
+        (("validate", "--runs", str(runs)), "column 'tp'"),
+    ]
+    for args, needle in cases:
+        out = cli(*args)
+        assert out.returncode == 2 and needle in out.stderr, (args, out.stderr)
+        assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_version(cli):
+    from flopwise import __version__
+
+    assert cli("--version", check=True).stdout.strip() == f"flopwise {__version__}"
+
+
 def test_gpu_systems_lists_every_bundled_system_with_its_fast_link_reach(cli):
     import json
 

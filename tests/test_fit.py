@@ -40,6 +40,10 @@ def test_full_finetune_needs_more_gpus_and_says_how_many():
     assert not full.fits and full.min_gpus is not None and full.min_gpus > 2
     rows8, _ = run("llama-2-7b", "rtx-4090", full.min_gpus)
     assert rows8["full fine-tune"].fits  # ZeRO-3/FSDP shards the 16 B/param over the GPUs
+    # the count it names is the next one that fits, not double what was asked (7 GPUs: 8, not 14)
+    rows7, _ = run("llama-3-8b", "rtx-4090", 7)
+    assert not rows7["pre-train"].fits and rows7["pre-train"].min_gpus == 8
+    assert run("llama-3-8b", "rtx-4090", 8)[0]["pre-train"].fits
     # one 80 GB A100 is not enough with plain Adam (108 GB of states), but is with 8-bit Adam (10 B/param)
     a100, _ = run("llama-2-7b", "a100-sxm4-80gb")
     assert not a100["full fine-tune"].fits and a100["full fine-tune"].min_gpus == 2

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -426,3 +427,10 @@ def test_png_without_exporter_fails_with_one_line_suggesting_html(tmp_path, monk
     msg = str(exc.value)
     assert "\n" not in msg and "--plot" in msg and msg.rstrip().endswith("x.html")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_cli_a_config_json_path_is_a_model_too():
+    cfg = Path(__file__).parent / "fixtures" / "hf" / "Llama-2-7b-hf" / "config.json"
+    out = scale_json("--model", str(cfg), "--tokens", "2T")
+    m = out["models"][0]
+    assert rel(m["params"], 6.74e9) < 0.01 and m["tokens"] == 2e12

@@ -38,6 +38,8 @@ def read_yaml_file(path: Path):
         raise FlopwiseError(f"cannot read {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise FlopwiseError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except UnicodeDecodeError:
+        raise FlopwiseError(f"{path} is not a text file (a YAML file is expected)") from None
 
 
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
@@ -49,3 +51,5 @@ def read_csv_rows(path: Path) -> list[dict[str, str]]:
         raise FlopwiseError(f"cannot read {path}: {exc.strerror}") from None
     except csv.Error as exc:
         raise FlopwiseError(f"{path} is not a valid CSV file: {exc}") from None
+    except UnicodeDecodeError:
+        raise FlopwiseError(f"{path} is not a text file (a CSV file is expected)") from None

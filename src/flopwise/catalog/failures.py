@@ -7,6 +7,7 @@ total rate by GPUs x hours; it never reads a file, so the CLI loads a model here
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from pathlib import Path
 
@@ -86,8 +87,8 @@ class FailureModel(BaseModel):
     @classmethod
     def from_rate(cls, rate_per_gpu_hour: float, source: str = "user", planned_per_job_day: float = 0.0) -> "FailureModel":
         """A one-cause model from a total rate per GPU-hour (e.g. a CLI override)."""
-        if rate_per_gpu_hour < 0:
-            raise FlopwiseError(f"a failure rate must be >= 0 per GPU-hour, got {rate_per_gpu_hour}")
+        if not (math.isfinite(rate_per_gpu_hour) and rate_per_gpu_hour >= 0):
+            raise FlopwiseError(f"a failure rate must be a finite number >= 0 per GPU-hour, got {rate_per_gpu_hour}")
         return cls(
             id=source,
             source=source,

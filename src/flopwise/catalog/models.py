@@ -105,6 +105,8 @@ def load_model_file(path: Path) -> ModelSpec:
             raise FlopwiseError(f"cannot read {path}: {exc.strerror}") from None
         except json.JSONDecodeError as exc:
             raise FlopwiseError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        except UnicodeDecodeError:
+            raise FlopwiseError(f"{path} is not a text file (a Hugging Face config.json is expected)") from None
         return model_from_hf_config(cfg, name=path.parent.name or path.stem)
     data = read_yaml_file(path)
     if not isinstance(data, dict):

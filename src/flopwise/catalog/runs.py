@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ValidationError, field_validator
 
@@ -40,6 +42,14 @@ class _Row(BaseModel):
             return "" if info.field_name in ("source", "model", "notes") else None
         return v.strip() if isinstance(v, str) else v
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _counts_and_measures_are_positive(cls, v, info):
+        # every number in the schema is a count, a size or a measurement: zero, negative or infinite is a typo
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and not 0 < v < math.inf:
+            raise ValueError(f"must be a positive finite number, got {v}")
+        return v
+
 
 class TrainingRun(_Row):
     """One measured training run (blank = unknown)."""
@@ -56,7 +66,7 @@ class TrainingRun(_Row):
     recompute: str | None = None
     sequence_parallel: bool | None = None
     measured_tflops_per_gpu: float | None = None
-    flops_convention: str | None = None
+    flops_convention: Literal["model", "hardware"] | None = None
     measured_mfu: float | None = None
     measured_hfu: float | None = None
     measured_tokens_per_s_per_gpu: float | None = None
@@ -103,7 +113,8 @@ def load_runs(path: Path | None = None, kind: str | None = None) -> tuple[str, l
         path = data_path(BUNDLED_INFERENCE_RUNS if kind == "inference" else BUNDLED_TRAINING_RUNS)
     rows = read_csv_rows(path)
     if not rows:
-        raise FlopwiseError(f"{path} has no rows")
+        hint = "" if path.suffix.lower() == ".csv" else " (a CSV file in the validation schema is expected)"
+        raise FlopwiseError(f"{path} has no rows{hint}")
     header = list(rows[0].keys())
     if "id" not in header:
         raise FlopwiseError(f"{path} has no 'id' column; see shared/validation/README.md for the schema")

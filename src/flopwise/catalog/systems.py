@@ -11,6 +11,20 @@ from flopwise.errors import FlopwiseError, unknown
 from flopwise.spec.hardware import Accelerator, Cluster
 
 
+#: Keys a user's cluster YAML may hold.
+CLUSTER_FILE_KEYS = ("id", "accelerator", "gpus_per_node", "nvlink_gb_per_s", "network_gbit_per_s",
+                     "intra_node_latency_us", "inter_node_latency_us", "link_domain")
+
+
+def _first_line(exc: Exception) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        return f"field '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}"
+    return str(exc).splitlines()[0]
+
+
 def _cluster(entry: dict, acc: Accelerator) -> Cluster:
     return Cluster(
         name=entry["id"],
@@ -71,7 +85,16 @@ def make_cluster(
         data = read_yaml_file(file)
         if not isinstance(data, dict) or "accelerator" not in data:
             raise FlopwiseError(f"{file}: a cluster file needs at least 'accelerator' (and nvlink_gb_per_s, network_gbit_per_s)")
+        extra = sorted(set(data) - set(CLUSTER_FILE_KEYS))
+        if extra:
+            raise unknown(f"key in cluster file {file}", str(extra[0]), list(CLUSTER_FILE_KEYS))
+        if not isinstance(data["accelerator"], str):
+            raise FlopwiseError(f"{file}: 'accelerator' must be an accelerator id such as h100-sxm5-80gb, "
+                                f"got {data['accelerator']!r}")
         base = default_cluster(get_accelerator(data["accelerator"]))
+        if gpu is not None and get_accelerator(gpu).id != base.accelerator.id:
+            raise FlopwiseError(f"--gpu {gpu} contradicts {file}, whose accelerator is {base.accelerator.id}; "
+                                "give one of them")
         entry = {
             "id": data.get("id", file.stem),
             "gpus_per_node": data.get("gpus_per_node", base.gpus_per_node),
@@ -82,7 +105,11 @@ def make_cluster(
             "link_domain": data.get("link_domain", base.link_domain),
             "source": str(file),
         }
-        cluster = _cluster(entry, base.accelerator)
+        try:
+            cluster = _cluster(entry, base.accelerator)
+        except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+            raise FlopwiseError(f"{file}: {_first_line(exc)}; give positive numbers for the counts, "
+                                "bandwidths (GB/s, Gbit/s) and latencies (us)") from None
     elif system is not None:
         cluster = get_system(system)
         if gpu is not None and get_accelerator(gpu).id != cluster.accelerator.id:

@@ -93,7 +93,7 @@ def compare(
     precision: str = typer.Option("bf16", "--precision", help="training precision: bf16, fp16, fp8"),
     optimizer: str = typer.Option("adam", "--optimizer"),
     sort: str = typer.Option("cost", "--sort", help="cost, time or usd-per-m-tokens"),
-    top: int = typer.Option(25, "--top", help="rows to show"),
+    top: int = typer.Option(25, "--top", min=1, help="rows to show"),
     show_all: bool = typer.Option(False, "--all", help="show every row"),
     all_counts: bool = typer.Option(False, "--all-counts", help="show every GPU count, not only the best per cloud, accelerator and market"),
     prices: Path = PRICES_OPT,
@@ -118,7 +118,9 @@ def compare(
     positive(spot_restart_min, "--spot-restart-min")
     s_rate = DEFAULT_SPOT_INTERRUPTIONS_PER_NODE_MONTH if spot_rate is None else spot_rate
     s_restart = DEFAULT_SPOT_RESTART_S if spot_restart_min is None else spot_restart_min * 60
-    if serve == (tokens is not None):
+    if serve and tokens is not None:
+        raise FlopwiseError("give --tokens T to compare training or --serve to compare serving, not both")
+    if not serve and tokens is None:
         raise FlopwiseError("give --tokens T to compare training, or --serve to compare serving")
     spec = resolve_model(model)
     cat = _catalog(prices, skypilot)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -20,36 +21,55 @@ CLUSTER_OPT = typer.Option(..., "--cluster", help="cluster YAML (pools, optional
 JOBS_OPT = typer.Option(None, "--jobs", help="trace: Helios/Acme CSV, Philly JSON, PAI task table (or folder), flopwise CSV")
 FORMAT_OPT = typer.Option("auto", "--format", help="auto, helios, acme, philly, pai, flopwise")
 SYNTH_OPT = typer.Option(None, "--synthetic", help="instead of a trace: generate this many jobs (see `fleet generate`)")
-LOAD_OPT = typer.Option(0.8, "--load", help="synthetic: offered load as a fraction of the cluster's capacity")
-SEED_OPT = typer.Option(0, "--seed", help="synthetic workload and failure draws")
+LOAD_OPT = typer.Option(0.8, "--load", help="synthetic: offered load as a fraction of the cluster's capacity, in (0, 10]")
+SEED_OPT = typer.Option(0, "--seed", help="synthetic workload and failure draws (a non-negative integer)")
 LIMIT_OPT = typer.Option(None, "--limit", help="use only the first N jobs of the trace")
 FAIL_OPT = typer.Option(None, "--failure-rate-per-gpu-hour",
                         help="interruptions per GPU-hour (default: the cluster file's, else Llama 3: 419 in 54 days on 16,384 GPUs); 0 disables")
 PREEMPT_OPT = typer.Option(None, "--preemption-cost-s", help="seconds to save and restore on preemption/requeue/restart")
 DEPTH_OPT = typer.Option(None, "--queue-depth", help="jobs a policy looks at per pass (default 100, as Slurm)")
 PROGRESS_OPT = typer.Option(True, "--progress/--no-progress", help="progress bar on stderr (when it is a terminal)")
+MAX_LOAD = 10.0
+LOAD_MEANING = ("the offered load is the jobs' GPU-time as a fraction of the cluster's capacity: "
+                "0.8 keeps it 80% busy, above 1 it is oversubscribed")
+
+
+def _check_seed(seed: int) -> None:
+    if seed < 0:
+        raise FlopwiseError(f"--seed must be a non-negative integer, got {seed}")
+
+
+def _check_load(load: float) -> None:
+    if not 0 < load <= MAX_LOAD:  # also refuses nan
+        raise FlopwiseError(f"--load must be in (0, {MAX_LOAD:g}], got {load:g} ({LOAD_MEANING})")
 
 
 def _setup(cluster_file: Path, jobs_file: Path | None, fmt: str, synthetic: int | None, load: float, seed: int,
            limit: int | None, failure_rate: float | None, preemption_cost: float | None, depth: int | None):
-    from flopwise.fleet.cluster import load_cluster
+    from flopwise.fleet.cluster import failure_rate_problem, load_cluster
     from flopwise.fleet.synthetic import generate
     from flopwise.fleet.traces import read_trace
 
-    cluster = load_cluster(cluster_file)
+    _check_seed(seed)
+    if synthetic is not None:
+        if synthetic <= 0:
+            raise FlopwiseError(f"--synthetic must be a positive number of jobs, got {synthetic}")
+        _check_load(load)
     upd = {"seed": seed}
     if failure_rate is not None:
-        if failure_rate < 0:
-            raise FlopwiseError(f"--failure-rate-per-gpu-hour must be >= 0, got {failure_rate:g}")
+        why = failure_rate_problem(failure_rate)
+        if why:
+            raise FlopwiseError(f"--failure-rate-per-gpu-hour {why}")
         upd["failure_rate_per_gpu_hour"] = failure_rate
     if preemption_cost is not None:
-        if preemption_cost < 0:
-            raise FlopwiseError(f"--preemption-cost-s must be >= 0, got {preemption_cost:g}")
+        if not (math.isfinite(preemption_cost) and preemption_cost >= 0):
+            raise FlopwiseError(f"--preemption-cost-s must be a finite number of seconds >= 0, got {preemption_cost:g}")
         upd["preemption_cost_s"] = preemption_cost
     if depth is not None:
         if depth <= 0:
             raise FlopwiseError(f"--queue-depth must be positive, got {depth}")
         upd["queue_depth"] = depth
+    cluster = load_cluster(cluster_file)
     cluster = cluster.model_copy(update={"levers": cluster.levers.model_copy(update=upd)})
     if (jobs_file is None) == (synthetic is None):
         raise FlopwiseError("give either --jobs TRACE or --synthetic N")
@@ -157,9 +177,13 @@ def compare_cmd(
     from flopwise.fleet.policies import make_policy
     from flopwise.fleet.simulator import simulate
 
-    pols = [make_policy(p) for p in policies.split(",") if p.strip()]
-    if not pols:
+    names = [p.strip().lower() for p in policies.split(",") if p.strip()]
+    if not names:
         raise FlopwiseError("--policies is empty; accepted: fifo, easy, sjf, las, fairshare, hetero")
+    for n in names:
+        if names.count(n) > 1:
+            raise FlopwiseError(f"--policies: policy '{n}' is listed twice; give each policy once")
+    pols = [make_policy(p) for p in names]
     cluster, jobs = _setup(cluster_file, jobs_file, fmt, synthetic, load, seed, limit, failure_rate, preemption_cost, depth)
     results = []
     for pol in pols:
@@ -196,6 +220,12 @@ def generate_cmd(
     from flopwise.fleet.synthetic import generate
     from flopwise.fleet.traces import write_trace
 
+    if n_jobs <= 0:
+        raise FlopwiseError(f"--jobs must be a positive number of jobs, got {n_jobs}")
+    _check_load(load)
+    _check_seed(seed)
+    if not 0 <= diurnal < 1:
+        raise FlopwiseError(f"--diurnal must be in [0, 1) (amplitude of the day/night swing), got {diurnal:g}")
     if not 0 <= named_fraction <= 1:
         raise FlopwiseError(f"--named-fraction must be in [0, 1], got {named_fraction:g}")
     cluster = load_cluster(cluster_file)

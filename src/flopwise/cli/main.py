@@ -17,6 +17,20 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from flopwise import __version__
+
+        typer.echo(f"flopwise {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """What will this take? FLOPs, memory, parallel layout, time and cost of training and serving AI models."""
+
+
 def _register() -> None:
     from flopwise.cli import catalog_cmds, train_cmd, validate_cmd
 

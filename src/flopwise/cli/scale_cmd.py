@@ -73,7 +73,7 @@ def resolve_runs(names: list[str], tokens: float | None) -> list[ModelRun]:
     runs = []
     for name in names:
         spec = resolve_model(name)
-        n = float(spec.params_published or spec.params_total())
+        n = float(spec.params_published or spec.params_total)
         d = tokens if tokens is not None else spec.training_tokens
         if d is None:
             raise FlopwiseError(f"model '{name}' has no training tokens in the catalog; give them with --tokens")

@@ -3,6 +3,7 @@ rate (with peaks and growth); `--compare` ranks every accelerator by cost per mi
 
 from __future__ import annotations
 
+import math
 import re
 
 import typer
@@ -24,12 +25,18 @@ def parse_rate(text: str, name: str = "--rate") -> float:
     unit = unit.rstrip("s") if unit not in ("s",) else unit
     if unit and unit not in _RATE_UNITS:
         raise FlopwiseError(f"{name} must look like 20/s, 1200/min or 50k/day, got '{text}'")
-    return parse_number(num, name) / _RATE_UNITS.get(unit or "s", 1.0)
+    try:
+        value = parse_number(num, name)
+    except FlopwiseError as exc:
+        if "must be a number like" in str(exc):
+            raise FlopwiseError(f"{name} must be a rate like 20/s, 1200/min or 50k/day, got '{text}'") from None
+        raise
+    return value / _RATE_UNITS.get(unit or "s", 1.0)
 
 
 def parse_duration(text: str, name: str) -> float:
     """Seconds from '1s', '50ms', '500us' or '2min' (a unit is required: '50' is ambiguous)."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)\s*([a-zµ]*)\s*", text.strip().lower())
+    m = re.fullmatch(r"\s*(-?[0-9]*\.?[0-9]+(?:e-?[0-9]+)?)\s*([a-zµ]*)\s*", text.strip().lower())
     if not m or m.group(2) not in _TIME_UNITS:
         raise FlopwiseError(f"{name} must be a duration with a unit, like 1s, 50ms or 500us, got '{text}'")
     value = float(m.group(1)) * _TIME_UNITS[m.group(2)]
@@ -59,8 +66,8 @@ def parse_factor(text: str, name: str) -> float:
         value = float(t)
     except ValueError:
         raise FlopwiseError(f"{name} must be a number like 10 or 10x, got '{text}'") from None
-    if not value >= 1:
-        raise FlopwiseError(f"{name} must be at least 1 (peak / average), got '{text}'")
+    if not 1 <= value < math.inf:
+        raise FlopwiseError(f"{name} must be a finite number of at least 1 (peak / average), got '{text}'")
     return value
 
 
@@ -254,7 +261,7 @@ def serve(
     weeks: int = typer.Option(8, "--weeks", help="weeks of growth to plan"),
     compare: bool = typer.Option(False, "--compare", help="rank every catalog accelerator (and count) by $ per million tokens"),
     all_counts: bool = typer.Option(False, "--all-counts", help="with --compare: show every GPU count, not the best per accelerator"),
-    top: int = typer.Option(15, "--top", help="with --compare: rows to show"),
+    top: int = typer.Option(15, "--top", min=1, help="with --compare: rows to show"),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Plan serving: TTFT, TPOT, throughput, memory and $ per million tokens; replicas for a rate."""

@@ -112,7 +112,7 @@ def train(
     gpus_per_node: int = typer.Option(None, "--gpus-per-node"),
     nvlink_gb_per_s: float = typer.Option(None, "--nvlink-gb-per-s", help="intra-node bandwidth per GPU, one direction"),
     network_gbit_per_s: float = typer.Option(None, "--network-gbit-per-s", help="network per GPU, one direction"),
-    top: int = typer.Option(5, "--top", help="how many ranked plans to show"),
+    top: int = typer.Option(5, "--top", min=1, help="how many ranked plans to show"),
     objective: str = typer.Option("time", "--objective", help="time: fastest plan on --gpus; cost: cheapest per token using up to --gpus"),
     max_days: float = typer.Option(None, "--max-days", help="with --objective cost: finish within this many days"),
     no_failures: bool = typer.Option(False, "--no-failures", help="leave out interruptions, checkpoints and restarts"),

@@ -322,8 +322,13 @@ def check_world(plan: ParallelPlan, world: int, path: Path) -> None:
 
 
 def write(path: Path, text: str, executable: bool = False) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except FileExistsError:
+        raise FlopwiseError(f"cannot write {path}: {path.parent} is a file, not a folder; give --out a folder") from None
+    except OSError as exc:
+        raise FlopwiseError(f"cannot write {path}: {exc.strerror}") from None
     if executable:
         path.chmod(0o755)
     return path

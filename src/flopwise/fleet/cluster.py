@@ -26,6 +26,7 @@ Times in the file may be given in seconds (`*_s`) or hours (`*_h`); inside they 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -39,6 +40,19 @@ LLAMA3_INTERRUPTIONS = 419
 LLAMA3_DAYS = 54
 LLAMA3_GPUS = 16_384
 LLAMA3_FAILURE_RATE_PER_GPU_HOUR = LLAMA3_INTERRUPTIONS / (LLAMA3_DAYS * 24 * LLAMA3_GPUS)
+# Largest failure rate accepted: one interruption per GPU-hour, about 50,000x the Llama 3 figure
+# (every GPU failing hourly is far beyond any published fleet; such runs cannot make progress).
+MAX_FAILURE_RATE_PER_GPU_HOUR = 1.0
+
+
+def failure_rate_problem(rate) -> str | None:
+    """Why `rate` is not an acceptable failure rate per GPU-hour (None when it is)."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+        return None  # not a number: left to pydantic's type check
+    if not math.isfinite(rate) or not 0 <= rate <= MAX_FAILURE_RATE_PER_GPU_HOUR:
+        return (f"must be a finite number of interruptions per GPU-hour in [0, {MAX_FAILURE_RATE_PER_GPU_HOUR:g}] "
+                f"(Llama 3: {LLAMA3_FAILURE_RATE_PER_GPU_HOUR:.3g}; 0 disables failures), got {rate:g}")
+    return None
 
 
 class Topology(BaseModel):
@@ -46,7 +60,7 @@ class Topology(BaseModel):
     or fixed pod: consecutive blocks in the listed order) or `reconfigurable` (an optical circuit
     switch: any free blocks compose a slice). A job that fits in a block stays inside one block."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     kind: Literal["contiguous", "reconfigurable"]
     block_nodes: int = Field(gt=0)
 
@@ -54,7 +68,7 @@ class Topology(BaseModel):
 class PoolSpec(BaseModel):
     """Identical nodes of one accelerator type."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str
     accelerator: str
     nodes: int = Field(gt=0)
@@ -81,7 +95,7 @@ class PoolSpec(BaseModel):
 class GroupSpec(BaseModel):
     """A member group (lab, team, Slurm account or virtual cluster)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str
     share: float = Field(1.0, gt=0, description="fair-share weight")
     quota_gpus: int | None = Field(None, gt=0, description="most GPUs the group may hold at once (Slurm GrpTRES)")
@@ -90,7 +104,7 @@ class GroupSpec(BaseModel):
 class Levers(BaseModel):
     """Realism levers, all in seconds inside."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     max_time_limit_s: float | None = Field(None, gt=0, description="partition MaxTime: no attempt runs longer")
     default_time_limit_s: float | None = Field(None, gt=0, description="time limit of jobs that give none")
     on_time_limit: Literal["requeue", "kill"] = Field(
@@ -99,14 +113,22 @@ class Levers(BaseModel):
                                                 "a failure loses the work since the last one (none: all)")
     preemption_cost_s: float = Field(60.0, ge=0, description="wall time to save and restore on preemption, "
                                      "requeue or restart after a failure")
-    failure_rate_per_gpu_hour: float = Field(LLAMA3_FAILURE_RATE_PER_GPU_HOUR, ge=0)
+    failure_rate_per_gpu_hour: float = Field(LLAMA3_FAILURE_RATE_PER_GPU_HOUR, ge=0, le=MAX_FAILURE_RATE_PER_GPU_HOUR)
     queue_depth: int = Field(100, gt=0, description="jobs a policy looks at per pass beyond the first "
                              "(Slurm default_queue_depth / bf_max_job_test)")
-    seed: int = 0
+    seed: int = Field(0, ge=0, description="failure draws (random.Random)")
+
+    @field_validator("failure_rate_per_gpu_hour", mode="before")
+    @classmethod
+    def _rate(cls, v):
+        why = failure_rate_problem(v)
+        if why:
+            raise ValueError(why)
+        return v
 
 
 class ClusterSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = "cluster"
     pools: list[PoolSpec] = Field(min_length=1)
     groups: list[GroupSpec] = Field(default_factory=list)
@@ -120,6 +142,15 @@ class ClusterSpec(BaseModel):
         if dup:
             raise ValueError(f"pool names must be unique, repeated: {', '.join(sorted(dup))}")
         return pools
+
+    @field_validator("groups")
+    @classmethod
+    def _unique_groups(cls, groups: list[GroupSpec]) -> list[GroupSpec]:
+        names = [g.name for g in groups]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"group names must be unique, repeated: {', '.join(sorted(dup))}")
+        return groups
 
     @property
     def total_gpus(self) -> int:
@@ -146,14 +177,19 @@ def _accelerator_names(acc_id: str) -> set[str]:
     return {alias for alias, target in _aliases().items() if target == acc_id}
 
 
-def _hours_to_seconds(d: dict) -> dict:
-    out = {}
+def _hours_to_seconds(d: dict, what: str) -> tuple[dict, dict[str, str]]:
+    """`*_h` keys as `*_s` in seconds, and {seconds key: the key the user wrote} for error messages."""
+    out, renamed = {}, {}
     for k, v in d.items():
-        if k.endswith("_h") and isinstance(v, (int, float)):
-            out[k[:-2] + "_s"] = float(v) * 3600.0
+        if isinstance(k, str) and k.endswith("_h") and isinstance(v, (int, float)) and not isinstance(v, bool):
+            s_key = k[:-2] + "_s"
+            if s_key in d:
+                raise FlopwiseError(f"{what}: give levers.{k} or levers.{s_key}, not both")
+            out[s_key] = float(v) * 3600.0
+            renamed[s_key] = k
         else:
             out[k] = v
-    return out
+    return out, renamed
 
 
 def cluster_from_dict(data: dict, what: str = "cluster") -> ClusterSpec:
@@ -164,12 +200,17 @@ def cluster_from_dict(data: dict, what: str = "cluster") -> ClusterSpec:
     if not isinstance(data, dict):
         raise FlopwiseError(f"{what}: expected a mapping with 'pools' (and optional 'groups', 'levers')")
     data = dict(data)
+    renamed: dict[str, str] = {}
     if isinstance(data.get("levers"), dict):
-        data["levers"] = _hours_to_seconds(data["levers"])
+        data["levers"], renamed = _hours_to_seconds(data["levers"], what)
     try:
         spec = ClusterSpec(**data)
     except ValidationError as exc:
-        raise FlopwiseError(pydantic_message(exc, what)) from None
+        msg = pydantic_message(exc, what)
+        loc = exc.errors()[0]["loc"]
+        if len(loc) >= 2 and loc[0] == "levers" and loc[1] in renamed:  # name the key the user wrote (hours)
+            msg = msg.replace(f"'levers.{loc[1]}'", f"'levers.{renamed[loc[1]]}'", 1)
+        raise FlopwiseError(msg) from None
     except TypeError as exc:
         raise FlopwiseError(f"{what}: {exc}") from None
     for p in spec.pools:

@@ -27,6 +27,7 @@ from flopwise.fleet.speedups import SpeedTable
 
 INF = math.inf
 END, LIMIT, FAIL, TIMER = 0, 1, 2, 3
+MAX_ATTEMPTS = 1e4  # expected restarts of one job before it keeps any work: more is refused (_check_progress)
 # run states
 PENDING, WAITING, RUNNING, DONE, TIMEOUT, UNSCHEDULABLE, UNFINISHED = range(7)
 STATE_NAMES = ("pending", "waiting", "running", "completed", "timeout", "unschedulable", "unfinished")
@@ -154,11 +155,32 @@ class Simulation:
             limit = j.time_limit_s if j.time_limit_s else (lv.default_time_limit_s or INF)
             r.limit = min(limit, max_limit)
             r.estimate = min(j.time_limit_s or lv.default_time_limit_s or j.duration_s, max_limit)
+            if el:
+                self._check_progress(r)
             q = self.quota.get(j.group)
             if not el:
                 r.state, r.why = UNSCHEDULABLE, "no pool can run it"
             elif q is not None and j.gpus > q:
                 r.state, r.why = UNSCHEDULABLE, f"needs more GPUs than group quota {q}"
+
+    def _check_progress(self, r: Run) -> None:
+        """Refuse a job that failures would restart forever: it keeps its work only at a checkpoint, a
+        time limit or its end, and must run that long without a failure; with failures every 1/λ
+        seconds that takes about exp(λ·span) attempts. Beyond MAX_ATTEMPTS the simulation would not end."""
+        lam = self.fail_rate_per_gpu_s * r.job.gpus
+        if lam <= 0:
+            return
+        fastest = max(r.speeds[p] for p in r.eligible)
+        span = min(self.ckpt_s or INF, r.limit, r.job.duration_s / fastest)
+        if r.limit > self.cost_s:  # a restart restores first (see _start)
+            span += self.cost_s
+        if lam * span > math.log(MAX_ATTEMPTS):
+            rate_h = self.levers.failure_rate_per_gpu_hour
+            raise FlopwiseError(
+                f"job {r.job.id}: on {r.job.gpus} GPUs at {rate_h:g} failures per GPU-hour it fails every "
+                f"{1 / lam / 60:,.3g} min on average but must run {span / 60:,.3g} min without one to keep any work "
+                f"(checkpoint interval, time limit or whole run, plus the restore); it would never finish: "
+                f"lower failure_rate_per_gpu_hour or checkpoint_interval")
 
     # ---- what policies call -----------------------------------------------------------------------
     def quota_ok(self, run: Run) -> bool:

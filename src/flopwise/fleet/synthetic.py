@@ -62,11 +62,14 @@ def generate(cluster: ClusterSpec, spec: WorkloadSpec | None = None, **overrides
             raise FlopwiseError(f"unknown workload setting '{k}'")
         setattr(s, k, v)
     if s.jobs <= 0:
-        raise FlopwiseError(f"number of jobs must be positive, got {s.jobs}")
+        raise FlopwiseError(f"workload: jobs (the number of jobs to generate) must be positive, got {s.jobs}")
     if not 0 < s.load <= 10:
-        raise FlopwiseError(f"load must be in (0, 10], got {s.load:g}")
+        raise FlopwiseError(f"workload: load (offered GPU-time as a fraction of the cluster's capacity) "
+                            f"must be in (0, 10], got {s.load:g}")
     if not 0 <= s.diurnal_amplitude < 1:
-        raise FlopwiseError(f"diurnal amplitude must be in [0, 1), got {s.diurnal_amplitude:g}")
+        raise FlopwiseError(f"workload: diurnal_amplitude must be in [0, 1), got {s.diurnal_amplitude:g}")
+    if isinstance(s.seed, bool) or not isinstance(s.seed, int) or s.seed < 0:
+        raise FlopwiseError(f"workload: seed must be a non-negative integer, got {s.seed!r}")
     rng = np.random.default_rng(s.seed)
     n = s.jobs
     biggest = max(p.gpus for p in cluster.pools)

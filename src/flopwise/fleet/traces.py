@@ -53,6 +53,11 @@ def _open(path: Path):
         raise FlopwiseError(f"cannot read {path}: {exc.strerror}") from None
 
 
+def _not_text(path: Path) -> FlopwiseError:
+    what = "holds a file that is not UTF-8 text" if path.is_dir() else "is not a text file"
+    return FlopwiseError(f"{path} {what} (a trace is a CSV or JSON file: {', '.join(FORMATS)})")
+
+
 def _time(text: str, path: Path, row: int) -> float:
     try:
         t = datetime.fromisoformat(text.strip())
@@ -84,8 +89,11 @@ def detect_format(path: Path) -> str:
         if (path / "pai_task_table.csv").exists():
             return "pai"
         raise FlopwiseError(f"{path} is a directory without pai_task_table.csv; give a trace file")
-    with _open(path) as fh:
-        head = fh.read(4096)
+    try:
+        with _open(path) as fh:
+            head = fh.read(4096)
+    except UnicodeDecodeError:
+        raise _not_text(path) from None
     stripped = head.lstrip()
     if stripped.startswith("[") or stripped.startswith("{"):
         return "philly"
@@ -113,7 +121,12 @@ def read_trace(path: Path | str, fmt: str = "auto", limit: int | None = None) ->
                "flopwise": _read_flopwise}
     if fmt not in readers:
         raise FlopwiseError(f"unknown trace format '{fmt}'; accepted: auto, {', '.join(FORMATS)}")
-    jobs = readers[fmt](path)
+    try:
+        jobs = readers[fmt](path)
+    except UnicodeDecodeError:
+        raise _not_text(path) from None
+    except csv.Error as exc:
+        raise FlopwiseError(f"{path} is not a valid CSV file ({exc}); read as {fmt}") from None
     if not jobs:
         raise FlopwiseError(f"{path}: no GPU jobs found (read as {fmt})")
     jobs.sort(key=lambda j: j.submit_s)

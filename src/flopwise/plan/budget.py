@@ -117,11 +117,11 @@ def budget(acc_id: str, usd: float | None = None, gpus: int | None = None, days:
     if not 0 < mfu <= 1:
         raise FlopwiseError(f"--mfu must be in (0, 1], got {mfu:g}")
     for v, name in ((usd, "--usd"), (days, "--days"), (usd_per_gpu_hour, "--price-per-gpu-hour")):
-        if v is not None and not v > 0:
-            raise FlopwiseError(f"{name} must be positive, got {v:g}")
+        if v is not None and not 0 < v < math.inf:
+            raise FlopwiseError(f"{name} must be a positive finite number, got {v:g}")
     if gpus is not None and gpus <= 0:
         raise FlopwiseError(f"--gpus must be a positive integer, got {gpus}")
-    if not dataset_tokens > 0 or not epochs > 0:
+    if not 0 < dataset_tokens < math.inf or not 0 < epochs < math.inf:
         raise FlopwiseError("--dataset-tokens and --epochs must be positive")
     if usd is None and (gpus is None or days is None):
         raise FlopwiseError("give a budget: --usd AMOUNT, or --gpus N --days D")

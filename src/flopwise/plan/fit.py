@@ -115,7 +115,8 @@ def _full(model: ModelSpec, cluster: Cluster, n: int, seq: int, batch: int, opti
 
 
 def _min_gpus(check, n: int) -> int | None:
-    k = n * 2
+    """The smallest power of two above n GPUs that passes `check` (the counts clusters come in)."""
+    k = 1 << n.bit_length()
     while k <= MAX_GPUS_SEARCHED:
         if check(k):
             return k
@@ -243,9 +244,9 @@ def fit(model: ModelSpec, cluster: Cluster, n_gpus: int, seq_len: int | None = N
     ft_seq = min(DEFAULT_FINETUNE_SEQ_LEN, model.max_seq_len) if seq_len is None else seq_len
     if ft_seq <= 0:
         raise FlopwiseError(f"--seq-len must be positive, got {ft_seq}")
+    if context is not None and context <= 0:
+        raise FlopwiseError(f"--context must be a positive integer, got {context}")
     ctx = context or min(DEFAULT_SERVE_CONTEXT, model.max_seq_len)
-    if ctx <= 0:
-        raise FlopwiseError(f"--context must be positive, got {ctx}")
     if ctx > model.max_seq_len:
         raise FlopwiseError(f"--context {ctx:,} exceeds {model.name}'s maximum of {model.max_seq_len:,} tokens")
     if lora_rank > model.d_model:

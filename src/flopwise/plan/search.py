@@ -206,7 +206,8 @@ class SearchResult:
             plan = plan_at(self.arrays, best, self.job.precision, self.results)
             return (f"no plan fits in memory on {self.n_gpus} x {self.job.cluster.accelerator.id}: the smallest "
                     f"({plan.label()}) needs {res.memory_bytes[best] / gib:.1f} GiB per GPU of {cap:.0f} "
-                    f"({detail}); use more GPUs, a smaller micro-batch or sequence, or more sharding")
+                    f"({detail}); use more GPUs, a smaller micro-batch or sequence"
+                    + (", or more sharding" if self.n_gpus > 1 else " (sharding needs more than one GPU)"))
         pa = self.arrays
         if np.all(self.results.reason == 1) and len(set(zip(pa.tp, pa.pp, pa.cp))) == 1:
             # the pinned degrees alone cannot tile the GPUs

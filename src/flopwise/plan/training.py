@@ -228,6 +228,10 @@ def plan_training(
     return estimate_from_search(result, 0, tokens, price, top=top)
 
 
+# An expected wall time with failures beyond this (a million years) means the failures outpace progress.
+MAX_RUN_WITH_FAILURES_S = 1e6 * 365.25 * 86400
+
+
 def add_reliability(
     est: TrainingEstimate,
     job: TrainingJob,
@@ -249,6 +253,11 @@ def add_reliability(
         async_checkpoint=async_checkpoint, max_job_hours=max_job_hours, step_s=step, **overrides,
     )
     rel = estimate_reliability(inp)
+    if not rel.expected_wall_s < MAX_RUN_WITH_FAILURES_S:
+        raise InfeasiblePlan(
+            f"at {rel.failure_rate_per_gpu_hour:.3g} failures per GPU-hour the job is interrupted every "
+            f"{rel.mtbf_job_s:.3g} s on {est.gpus} GPUs, against {rel.restart_s_per_interruption:.3g} s to restart: "
+            "it would never finish; check the failure model, or use fewer GPUs")
     sim = simulate(inp, simulate_runs, progress=progress) if simulate_runs > 0 else None
     cost = rel.expected_gpu_hours * est.price_per_gpu_hour if est.price_per_gpu_hour is not None else None
     return est.model_copy(update=dict(
@@ -335,12 +344,12 @@ def make_job(model: ModelSpec, cluster: Cluster, gpus: int, global_batch: int | 
 
     if gpus <= 0:
         raise FlopwiseError(f"--gpus must be a positive integer, got {gpus}")
+    if seq_len is not None and seq_len <= 0:
+        raise FlopwiseError(f"--seq-len must be a positive integer, got {seq_len}")
     s = seq_len or default_seq_len(model)
-    if s <= 0:
-        raise FlopwiseError(f"--seq-len must be positive, got {s}")
+    if global_batch is not None and global_batch <= 0:
+        raise FlopwiseError(f"--global-batch must be a positive integer, got {global_batch}")
     b = global_batch or default_global_batch(s, gpus)
-    if b <= 0:
-        raise FlopwiseError(f"--global-batch must be positive, got {b}")
     if global_batch and tokens and b * s > tokens:
         raise FlopwiseError(f"--global-batch {b} at seq {s} is {b * s:.3g} tokens per step, more than the whole run "
                             f"({tokens:.3g} tokens); lower --global-batch or raise --tokens")
