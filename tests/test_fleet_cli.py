@@ -79,7 +79,32 @@ def test_compare_and_generate(cli, tmp_path):
     (["simulate", "--cluster", "nope.yaml", "--synthetic", "10"], "does not exist"),
     (["simulate", "--cluster", str(CLUSTER), "--synthetic", "10", "--plot", "x.svg"], "accepted: .html, .png"),
     (["simulate", "--cluster", str(CLUSTER), "--jobs", str(CLUSTER)], "cannot tell the format"),
-    (["simulate", "--cluster", str(CLUSTER), "--synthetic", "10", "--failure-rate-per-gpu-hour", "-1"], ">= 0"),
+    (["simulate", "--cluster", str(CLUSTER), "--synthetic", "10", "--failure-rate-per-gpu-hour", "-1"], "in [0, 1]"),
+    # non-finite or absurd failure rates used to hang the simulation
+    (["simulate", "--cluster", str(CLUSTER), "--synthetic", "10", "--failure-rate-per-gpu-hour", "inf"],
+     "--failure-rate-per-gpu-hour must be a finite number of interruptions per GPU-hour in [0, 1]"),
+    (["simulate", "--cluster", str(CLUSTER), "--synthetic", "10", "--failure-rate-per-gpu-hour", "nan"], "got nan"),
+    (["simulate", "--cluster", str(CLUSTER), "--synthetic", "10", "--failure-rate-per-gpu-hour", "5"], "in [0, 1]"),
+    # a rate below the bound at which big jobs still restart forever: refused, naming the job
+    (["simulate", "--cluster", str(CLUSTER), "--synthetic", "200", "--failure-rate-per-gpu-hour", "0.5"],
+     "at most 10,000 accepted"),
+    (["simulate", "--cluster", str(CLUSTER), "--synthetic", "10", "--preemption-cost-s", "inf"], "finite"),
+    # negative seeds used to crash in NumPy
+    (["simulate", "--cluster", str(CLUSTER), "--synthetic", "10", "--seed", "-1"],
+     "--seed must be a non-negative integer, got -1"),
+    (["compare", "--cluster", str(CLUSTER), "--synthetic", "10", "--seed", "-1"], "--seed must be a non-negative integer"),
+    (["generate", "--cluster", str(CLUSTER), "--out", "unused.csv", "--seed", "-3"],
+     "--seed must be a non-negative integer, got -3"),
+    # messages name the option
+    (["simulate", "--cluster", str(CLUSTER), "--synthetic", "0"], "--synthetic must be a positive number of jobs, got 0"),
+    (["generate", "--cluster", str(CLUSTER), "--out", "unused.csv", "--jobs", "0"], "--jobs must be a positive number"),
+    (["simulate", "--cluster", str(CLUSTER), "--synthetic", "10", "--load", "50"], "--load must be in (0, 10], got 50"),
+    (["simulate", "--cluster", str(CLUSTER), "--synthetic", "10", "--load", "50"], "fraction of the cluster's capacity"),
+    (["generate", "--cluster", str(CLUSTER), "--out", "unused.csv", "--load", "nan"], "--load must be in (0, 10]"),
+    (["generate", "--cluster", str(CLUSTER), "--out", "unused.csv", "--diurnal", "1"], "--diurnal must be in [0, 1)"),
+    # duplicates
+    (["compare", "--cluster", str(CLUSTER), "--synthetic", "10", "--policies", "fifo,fifo"], "policy 'fifo' is listed twice"),
+    (["compare", "--cluster", str(CLUSTER), "--synthetic", "10", "--policies", "fifo,easy,FIFO"], "policy 'fifo' is listed twice"),
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, args, msg):
     p = cli(*args)
@@ -98,6 +123,46 @@ def test_bad_cluster_files(cli, tmp_path):
         f.write_text(text)
         p = cli("simulate", "--cluster", str(f), "--synthetic", "5")
         assert p.returncode == 2 and msg in p.stderr, (text, p.stderr)
+
+
+def test_bad_levers_and_groups_name_what_the_user_wrote(cli, tmp_path):
+    base = CLUSTER.read_text()
+    for edit, msg in [
+        (("  preemption_cost_s: 120\n", "  preemption_cost_s: 120\n  failure_rate_per_gpu_hour: .inf\n"),
+         "field 'levers.failure_rate_per_gpu_hour': must be a finite number of interruptions per GPU-hour in [0, 1]"),
+        (("  preemption_cost_s: 120\n", "  preemption_cost_s: 120\n  failure_rate_per_gpu_hour: .nan\n"), "got nan"),
+        (("max_time_limit_h: 72", "max_time_limit_h: -5"), "field 'levers.max_time_limit_h': Input should be greater than 0"),
+        (("max_time_limit_h: 72", "max_time_limit_h: .inf"), "field 'levers.max_time_limit_h': Input should be a finite"),
+        (("max_time_limit_h: 72", "max_time_limit_h: 72\n  max_time_limit_s: 3600"),
+         "give levers.max_time_limit_h or levers.max_time_limit_s, not both"),
+        (("  preemption_cost_s: 120\n", "  preemption_cost_s: .inf\n"), "field 'levers.preemption_cost_s'"),
+        (("  preemption_cost_s: 120\n", "  preemption_cost_s: 120\n  seed: -1\n"), "field 'levers.seed'"),
+        (("name: bio,", "name: nlp,"), "field 'groups': group names must be unique, repeated: nlp"),
+        (("share: 3,", "share: .inf,"), "field 'groups.0.share'"),
+    ]:
+        assert edit[0] in base
+        f = tmp_path / "c.yaml"
+        f.write_text(base.replace(*edit))
+        p = cli("simulate", "--cluster", str(f), "--synthetic", "10")
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 2 and len(lines) == 1 and msg in lines[0] and "Traceback" not in p.stderr, (edit, p.stderr)
+    assert "levers.max_time_limit_s'" not in cli("simulate", "--cluster", str(f), "--synthetic", "10").stderr
+
+
+def test_binary_files_are_one_clear_error(cli, tmp_path):
+    png = tmp_path / "img.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\xff\xfe\x80")
+    pai = tmp_path / "pai"
+    pai.mkdir()
+    (pai / "pai_task_table.csv").write_bytes(png.read_bytes())
+    cases = [(["--cluster", str(png), "--synthetic", "10"], f"{png} is not a text file"),
+             (["--cluster", str(CLUSTER), "--jobs", str(pai)], "holds a file that is not UTF-8 text")]
+    cases += [(["--cluster", str(CLUSTER), "--jobs", str(png), "--format", fmt], f"{png} is not a text file")
+              for fmt in ("auto", "helios", "acme", "philly", "pai", "flopwise")]
+    for args, msg in cases:
+        p = cli("simulate", *args)
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 2 and len(lines) == 1 and msg in lines[0] and "Traceback" not in p.stderr, (args, p.stderr)
 
 
 def test_html_plot_is_self_contained(cli, tmp_path):

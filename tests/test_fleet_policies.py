@@ -163,11 +163,12 @@ def test_time_limit_kill_ends_the_job_as_timeout():
 
 
 def test_failures_lose_work_since_the_last_checkpoint():
-    # a failure rate so high that 1 GPU fails every ~100 s on average; checkpoints every 30 s
-    c = cluster(gpn=1, failure_rate_per_gpu_hour=36, checkpoint_interval_s=30, preemption_cost_s=1, seed=3)
-    _, fr = schedule(c, [J("j", 0, 1, 600)], "fifo")
+    # the highest failure rate accepted (1 per GPU-hour: 1 GPU fails every ~1 h on average); checkpoints
+    # every 18 min, a 6 h job (the times of a 36-per-GPU-hour, 30 s-checkpoint case scaled by 36)
+    c = cluster(gpn=1, failure_rate_per_gpu_hour=1, checkpoint_interval_s=1080, preemption_cost_s=36, seed=3)
+    _, fr = schedule(c, [J("j", 0, 1, 21600)], "fifo")
     r = fr.sim.runs[0]
     assert r.failures >= 3 and r.state == 3  # completed
-    useful = sum(b - a for a, b, _, _ in r.segments) - r.failures * 1  # minus restores
-    assert useful >= 600 - 1e-6  # every second of work was done at least once
-    assert r.end > 600 + r.failures  # and lost work made it later
+    useful = sum(b - a for a, b, _, _ in r.segments) - r.failures * 36  # minus restores
+    assert useful >= 21600 - 1e-6  # every second of work was done at least once
+    assert r.end > 21600 + 36 * r.failures  # and lost work made it later

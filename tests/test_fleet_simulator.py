@@ -171,3 +171,36 @@ def test_isolated_slice_is_fifo_with_easy_backfilling():
     # D (1 GPU, 50 s) would delay B: waits until B ends at 20
     jct = isolated_jct(np.array([0.0, 1.0, 2.0, 3.0]), np.array([2, 3, 1, 1]), np.array([10.0, 10.0, 5.0, 50.0]), 3)
     assert jct.tolist() == [10.0, 19.0, 5.0, 67.0]
+
+
+# ---- failures that would restart a job forever ---------------------------------------------------------
+
+def test_a_job_that_failures_restart_forever_is_refused_not_simulated():
+    from flopwise.errors import FlopwiseError
+
+    spec = {"pools": [{"name": "a", "accelerator": "h100", "nodes": 8, "gpus_per_node": 8}],
+            "levers": {"failure_rate_per_gpu_hour": 0.5, "checkpoint_interval_h": 1}}
+    c = cluster_from_dict(spec)
+    big = Job(id="big", submit_s=0, gpus=64, duration_s=10 * 3600)
+    small = Job(id="small", submit_s=0, gpus=1, duration_s=10 * 3600)
+    with pytest.raises(FlopwiseError, match="job big: on 64 GPUs .* restarts"):
+        simulate(c, [small, big], "fifo")
+    fr = simulate(c, [small], "fifo")  # one GPU fails every 2 h on average: it progresses
+    assert fr.result.jobs_completed == 1 and fr.result.failures > 0
+
+
+def test_failure_model_from_rate_refuses_non_finite_rates():
+    from flopwise.catalog.failures import FailureModel
+    from flopwise.errors import FlopwiseError
+
+    for bad in (float("inf"), float("nan"), -1.0):
+        with pytest.raises(FlopwiseError, match="finite number >= 0 per GPU-hour"):
+            FailureModel.from_rate(bad)
+    assert FailureModel.from_rate(1e-5).rate_per_gpu_hour == 1e-5
+
+
+def test_generate_refuses_a_negative_seed():
+    from flopwise.errors import FlopwiseError
+
+    with pytest.raises(FlopwiseError, match="seed must be a non-negative integer"):
+        generate(load_cluster(EXAMPLE), jobs=5, seed=-1)

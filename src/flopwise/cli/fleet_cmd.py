@@ -25,7 +25,7 @@ LOAD_OPT = typer.Option(0.8, "--load", help="synthetic: offered load as a fracti
 SEED_OPT = typer.Option(0, "--seed", help="synthetic workload and failure draws (a non-negative integer)")
 LIMIT_OPT = typer.Option(None, "--limit", help="use only the first N jobs of the trace")
 FAIL_OPT = typer.Option(None, "--failure-rate-per-gpu-hour",
-                        help="interruptions per GPU-hour (default: the cluster file's, else Llama 3: 419 in 54 days on 16,384 GPUs); 0 disables")
+                        help="interruptions per GPU-hour, in [0, 1] (default: the cluster file's, else Llama 3: 419 in 54 days on 16,384 GPUs); 0 disables")
 PREEMPT_OPT = typer.Option(None, "--preemption-cost-s", help="seconds to save and restore on preemption/requeue/restart")
 DEPTH_OPT = typer.Option(None, "--queue-depth", help="jobs a policy looks at per pass (default 100, as Slurm)")
 PROGRESS_OPT = typer.Option(True, "--progress/--no-progress", help="progress bar on stderr (when it is a terminal)")

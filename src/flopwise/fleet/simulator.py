@@ -174,13 +174,14 @@ class Simulation:
         span = min(self.ckpt_s or INF, r.limit, r.job.duration_s / fastest)
         if r.limit > self.cost_s:  # a restart restores first (see _start)
             span += self.cost_s
-        if lam * span > math.log(MAX_ATTEMPTS):
+        x = lam * span
+        if x > math.log(MAX_ATTEMPTS):
             rate_h = self.levers.failure_rate_per_gpu_hour
             raise FlopwiseError(
                 f"job {r.job.id}: on {r.job.gpus} GPUs at {rate_h:g} failures per GPU-hour it fails every "
                 f"{1 / lam / 60:,.3g} min on average but must run {span / 60:,.3g} min without one to keep any work "
-                f"(checkpoint interval, time limit or whole run, plus the restore); it would never finish: "
-                f"lower failure_rate_per_gpu_hour or checkpoint_interval")
+                f"(checkpoint interval, time limit or whole run, plus the restore), about 10^{x / math.log(10):.0f} "
+                f"restarts (at most {MAX_ATTEMPTS:,.0f} accepted): lower failure_rate_per_gpu_hour or checkpoint_interval")
 
     # ---- what policies call -----------------------------------------------------------------------
     def quota_ok(self, run: Run) -> bool:
