@@ -121,7 +121,9 @@ def gpu_show(gpu_id: str = typer.Argument(..., help="accelerator id, e.g. h100-s
     for k, v in entry.items():
         if isinstance(v, dict):
             v = ", ".join(f"{kk} {vv}" for kk, vv in v.items())
-        t.add_row(k, str(v))
+        elif isinstance(v, list):
+            v = ", ".join(map(str, v))
+        t.add_row("memory_gib" if k == "memory_gb" else k, "-" if v is None or v == "" else str(v))
     console.print(t)
 
 

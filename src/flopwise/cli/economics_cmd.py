@@ -12,7 +12,7 @@ from rich.table import Table
 
 from flopwise.cli.common import JSON_OPT, console, parse_number, positive, print_json
 from flopwise.errors import FlopwiseError
-from flopwise.report.format import params as fmt_params, pct, si, usd
+from flopwise.report.format import duration, params as fmt_params, pct, si, usd
 
 EXPLAIN_OPT = typer.Option(False, "--explain", help="print the assumptions behind every cost line")
 PRICES_OPT = typer.Option(None, "--prices", help="CSV of prices (cloud, accelerator, usd_per_gpu_hour[, spot_usd_per_gpu_hour, region, date]) or a SkyPilot vms.csv")
@@ -315,7 +315,8 @@ def budget_cmd(
     t.add_column("", style="bold")
     t.add_column("")
     money = f"{usd(res.usd)} at ${res.usd_per_gpu_hour:.2f}/GPU-h (prices of {res.price_date})" if res.usd is not None else "no price known"
-    t.add_row("buys", f"{res.gpu_hours:,.0f} GPU-hours = {res.days:,.2f} days on {res.gpus} GPUs; {money}")
+    hours = f"{res.gpu_hours:,.0f}" if res.gpu_hours >= 10 else f"{res.gpu_hours:.2g}"
+    t.add_row("buys", f"{hours} GPU-hours = {duration(res.days * 86400)} on {res.gpus} GPUs; {money}")
     t.add_row("compute", f"{res.flops:.3g} FLOPs at {pct(res.mfu)} MFU")
     p = res.pretrain
     line = f"{fmt_params(p.params)} params on {si(p.tokens)} tokens (compute-optimal)"
@@ -500,11 +501,13 @@ def energy_cmd(
         raise FlopwiseError(f"--gpus must be a positive integer, got {gpus}")
     positive(days, "--days")
     positive(years, "--years")
-    given = sum(x is not None for x in (tokens, days, years))
-    if given != 1:
-        raise FlopwiseError("say how long: --model M --tokens T (a training run), --days D, or --years Y")
     if (tokens is None) != (model is None):
-        raise FlopwiseError("--tokens and --model go together")
+        raise FlopwiseError("--model needs --tokens (and --tokens needs --model): together they price a training run")
+    given = sum(x is not None for x in (tokens, days, years))
+    if given == 0:
+        raise FlopwiseError("say how long: --model M --tokens T (a training run), --days D, or --years Y")
+    if given > 1:
+        raise FlopwiseError("give only one duration: --model M --tokens T (a training run), --days D, or --years Y")
     power = _power_inputs(acc, tdp_w, node_overhead_w, load, utilization, pue, usd_per_kwh, region, grid_g)
     what = ""
     if tokens is not None:

@@ -34,7 +34,9 @@ def params(n: float) -> str:
         return f"{n / 1e12:.2f}T"
     if n >= 1e9:
         return f"{n / 1e9:.2f}B"
-    return f"{n / 1e6:.1f}M"
+    if n >= 1e5:
+        return f"{n / 1e6:.1f}M"
+    return f"{n:.3g}"
 
 
 def duration(seconds: float) -> str:
@@ -52,6 +54,10 @@ def duration(seconds: float) -> str:
 
 
 def usd(x: float) -> str:
+    if x >= 1e12:
+        return f"${x / 1e12:,.2f}T"
+    if x >= 1e9:
+        return f"${x / 1e9:,.2f}B"
     if x >= 1e6:
         return f"${x / 1e6:,.2f}M"
     if x >= 1e3:
