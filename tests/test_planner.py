@@ -350,6 +350,30 @@ def test_expert_all_to_all_sends_one_copy_per_destination_node():
     assert ep_comm(4, 8, "fp8") == pytest.approx(one_node_4 * (1 + 4 / 128 + 2 + 4) / 8, rel=0.01)
 
 
+def test_group_limited_routing_sends_a_token_to_fewer_nodes():
+    """DeepSeek-V3 routes a token's 8 experts within at most 4 of 8 groups (one per node at EP 64): its
+    network all-to-all is the unrestricted one scaled by the distinct remote nodes, 3.15 against 4.59."""
+    v3 = get_model("deepseek-v3")
+    assert (v3.expert_groups, v3.expert_groups_per_token) == (8, 4)
+    from pathlib import Path
+
+    from flopwise.catalog.models import load_model_file
+
+    parsed = load_model_file(Path(__file__).parent / "fixtures" / "hf" / "DeepSeek-V3" / "config.json")
+    assert (parsed.expert_groups, parsed.expert_groups_per_token) == (8, 4)
+
+    def ep_comm(model):
+        job = TrainingJob(model, H100, 1024, 4096, "fp8")
+        plan = ParallelPlan(tp=1, pp=1, dp=64, ep=64, micro_batch=1, sharding="zero1", recompute="full")
+        return float(evaluate(job, [plan], 64).ep_comm_s[0])
+
+    free = v3.model_copy(update={"expert_groups": 0, "expert_groups_per_token": 0})
+    ratio = ep_comm(v3) / ep_comm(free)
+    unrestricted = 7 * (1 - (7 / 8) ** 8)
+    limited = 4 * (1 - (3 / 4) ** 8) * 7 / 8
+    assert ratio == pytest.approx(limited / unrestricted, rel=0.02)
+
+
 def test_moe_token_permutation_moves_bytes_per_expert_copy():
     """Each token is copied once per routed expert before the expert GEMMs and the copies summed after:
     more experts per token, more elementwise traffic, at equal expert FLOPs."""

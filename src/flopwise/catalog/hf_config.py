@@ -246,6 +246,9 @@ def _deepseek(r: _Reader) -> dict:
         n_dense_layers=r.opt("first_k_dense_replace", None) or 0,
         dense_ffn_hidden=dense_ffn,
     )
+    groups, per_token = r.opt("n_group", None), r.opt("topk_group", None)
+    if groups and per_token and groups > 1 and per_token < groups:
+        fields.update(expert_groups=groups, expert_groups_per_token=per_token)
     return fields
 
 

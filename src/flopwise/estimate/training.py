@@ -392,7 +392,14 @@ def evaluate_arrays(job: TrainingJob, pa: PlanArrays, n_gpus: int) -> TrainingAr
         _, _, ep_spans, ep_k = group_link(1.0, ep)  # folded: EP ranks are consecutive
         ep_k = np.minimum(ep_k, ep)
         nodes = np.ceil(ep / ep_k)
-        remote_nodes = np.where(ep_spans, (nodes - 1) * (1.0 - (1.0 - 1.0 / nodes) ** k_e), 0.0)
+        # nodes a token's experts may sit on: all, or under group-limited routing (DeepSeek-V2/V3: experts
+        # from at most topk_group of n_group groups; V3 lays one group per node of its EP-64) the nodes
+        # those groups span. Of the distinct nodes hit, the token's own is a share 1/nodes.
+        allowed = nodes
+        if m_.expert_groups:
+            allowed = np.minimum(nodes, m_.expert_groups_per_token * np.maximum(nodes / m_.expert_groups, 1.0))
+        hit = allowed * (1.0 - (1.0 - 1.0 / allowed) ** k_e)
+        remote_nodes = np.where(ep_spans, hit * (1.0 - 1.0 / nodes), 0.0)
         # copies over NVLink: to the node's other GPUs holding the token's experts, and the forwarding of
         # tokens that arrived from other nodes
         nvl_copies = k_e * (ep_k - 1) / ep + np.where(ep_spans, k_e * (ep - ep_k) / ep * (ep_k - 1) / ep_k, 0.0)

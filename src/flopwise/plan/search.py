@@ -30,6 +30,7 @@ class SearchSpace:
     tp: tuple[int, ...] | None = None
     pp: tuple[int, ...] | None = None
     cp: tuple[int, ...] | None = None
+    dp: tuple[int, ...] | None = None  # usually implied (GPUs / tp·pp·cp); pinned, it fixes the rest
     ep: tuple[int, ...] | None = None
     vpp: tuple[int, ...] | None = None
     mb: tuple[int, ...] | None = None
@@ -49,7 +50,7 @@ class SearchSpace:
     def pinned(cls, fields: dict) -> "SearchSpace":
         """A space with the given ParallelPlan fields fixed (the rest searched)."""
         kw: dict = {}
-        for key in ("tp", "pp", "cp", "ep", "vpp"):
+        for key in ("tp", "pp", "cp", "dp", "ep", "vpp"):
             if key in fields:
                 kw[key] = (fields[key],)
         if "micro_batch" in fields:
@@ -88,7 +89,7 @@ def candidate_arrays(job: TrainingJob, n_gpus: int, space: SearchSpace) -> PlanA
         if n_gpus % (tp * pp * cp):
             continue
         dp = n_gpus // (tp * pp * cp)
-        if B % dp:
+        if B % dp or (space.dp and dp not in space.dp):
             continue
         per_dp = B // dp
         mbs = space.mb or tuple(b for b in divisors(per_dp) if b <= space.max_mb)
@@ -100,7 +101,7 @@ def candidate_arrays(job: TrainingJob, n_gpus: int, space: SearchSpace) -> PlanA
         # nothing divides: evaluate the pinned layout itself (free degrees at 1) so that the reason it
         # cannot run is reported, rather than silently planning something else
         tp0, pp0, cp0 = (space.tp or (1,))[0], (space.pp or (1,))[0], (space.cp or (1,))[0]
-        dp0 = max(n_gpus // (tp0 * pp0 * cp0), 1)
+        dp0 = (space.dp or (max(n_gpus // (tp0 * pp0 * cp0), 1),))[0]
         rows = [(tp0, pp0, dp0, cp0, (space.ep or (1,))[0], (space.vpp or (1,))[0], (space.mb or (1,))[0])]
     base = np.array(rows, dtype=np.int64)
     zeros = [ZERO_STAGE[z] for z in space.sharding]

@@ -50,6 +50,10 @@ class ModelSpec(BaseModel):
     shared_expert_hidden: int | None = Field(default=None, gt=0, description="None = ffn_hidden")
     n_dense_layers: int = Field(default=0, ge=0, description="leading layers with a dense MLP in a MoE model")
     dense_ffn_hidden: int | None = Field(default=None, gt=0, description="MLP size of those dense layers")
+    expert_groups: int = Field(default=0, ge=0, description="group-limited routing: the routed experts form this "
+                               "many groups (DeepSeek n_group; 0 = no limit)")
+    expert_groups_per_token: int = Field(default=0, ge=0, description="groups a token's experts may come from "
+                                         "(DeepSeek topk_group: V3 sends a token to at most 4 of 8 nodes)")
     # multi-head latent attention (DeepSeek-V2/V3)
     q_lora_rank: int | None = None
     kv_lora_rank: int | None = None
@@ -71,6 +75,10 @@ class ModelSpec(BaseModel):
             raise ValueError("experts_per_token must be between 1 and n_experts for a MoE model")
         if self.n_dense_layers > self.n_layers:
             raise ValueError("n_dense_layers exceeds n_layers")
+        if self.expert_groups and (not self.n_experts or self.n_experts % self.expert_groups
+                                   or not 0 < self.expert_groups_per_token <= self.expert_groups):
+            raise ValueError("group-limited routing needs expert_groups dividing n_experts and "
+                             "1 <= expert_groups_per_token <= expert_groups")
         return self
 
     # ---- shape helpers -------------------------------------------------

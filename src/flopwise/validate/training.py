@@ -161,7 +161,7 @@ def _pinned(row: TrainingRun) -> dict:
         fixed["tp_overlap"] = True
     if overlaps_ep_comm(row):
         fixed["ep_overlap"] = True
-    for key in ("tp", "pp", "cp", "ep", "vpp"):
+    for key in ("tp", "pp", "cp", "dp", "ep", "vpp"):
         v = getattr(row, key)
         if v is not None:
             fixed[key] = v
