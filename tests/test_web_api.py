@@ -199,6 +199,8 @@ def test_validate_bundled_runs(client):
     ({**TRAIN, "failure_model": "nope"}, 422, ["unknown failure model 'nope'"]),
     ({**TRAIN, "simulate": 10, "failures": False}, 422, ["simulate needs the failure model"]),
     ({**TRAIN, "simulate": 10**6}, 422, ["field 'simulate'"]),
+    ({**TRAIN, "gpus": True}, 422, ["gpus takes a number or text, not true"]),
+    ({**TRAIN, "max_days": 3}, 422, ["'max_days' bounds the cheapest plan", "'objective' cost"]),
     ({**TRAIN, "plan": "tp=8,pp=16"}, 422, ["tp·pp·cp = 8·16·1 = 128 does not divide 64 GPUs"]),
     ({**TRAIN, "gpus": 8, "tokens": "1e18", "mfu": 1e-300}, 422, ["never finish"]),
     ({**TRAIN, "tokens": "100B", "global_batch": 100_000_000}, 422, ["more than the whole run", "'global_batch'"]),

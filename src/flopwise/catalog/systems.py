@@ -113,7 +113,9 @@ def make_cluster(
     elif system is not None:
         cluster = get_system(system)
         if gpu is not None and get_accelerator(gpu).id != cluster.accelerator.id:
-            cluster = cluster.model_copy(update={"accelerator": get_accelerator(gpu)})
+            # the system's nodes and links with another accelerator in them: say so in its name
+            acc = get_accelerator(gpu)
+            cluster = cluster.model_copy(update={"accelerator": acc, "name": f"{cluster.name} with {acc.id}"})
     elif gpu is not None:
         cluster = default_cluster(get_accelerator(gpu))
     else:

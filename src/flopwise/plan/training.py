@@ -374,6 +374,8 @@ def run_training(
     from flopwise.plan.parallel import parse_plan_spec
 
     fixed = None
+    if max_days is not None and (objective != "cost" or mfu is not None):
+        raise FlopwiseError("--max-days bounds the cheapest plan: give it with --objective cost (and no --mfu)")
     if mfu is not None:
         est = assumed_mfu_training(job, gpus, tokens, mfu, price)
     else:

@@ -43,6 +43,14 @@ def parse_count(value: float | int | str, name: str, upper: float) -> float:
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, v, info):
+        # JSON true/false would otherwise pass as 1/0 for a count ("gpus": true = one GPU)
+        if isinstance(v, bool) and "bool" not in str(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"{info.field_name} takes a number or text, not {str(v).lower()}")
+        return v
+
 
 class ModelRef(_Body):
     """A model: a catalog id (`model`) or the text of a Hugging Face config.json (`hf_config`)."""
