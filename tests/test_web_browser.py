@@ -386,3 +386,30 @@ def test_scale_section_draws_the_curves(page):
     _wait_chart(page, "chart-scale-loss")
     cost = _wait_chart(page, "chart-scale-cost")
     assert len([t for t in cost["traces"] if t["name"]]) == len(want["plots"]["cost_vs_size"])
+
+
+@_needs("budget")
+def test_budget_section_prices_a_student_budget(page):
+    """$1000 of H100 time: the GPU-hours, the compute-optimal model, the fine-tune and the tokens served,
+    the same numbers as the API; with GPUs and days instead, the dollars follow."""
+    _open(page)
+    page.click("#tab-budget")
+    page.select_option("#budget-gpu", "h100-sxm5-80gb")
+    page.fill("#budget-usd", "1000")
+    page.click("#budget-submit")
+    page.wait_for_selector("#budget-results:not([hidden])")
+    serving_model = page.eval_on_selector("#budget-model", "e => e.value")
+    want = _post(page.server, "/api/budget", {"gpu": "h100-sxm5-80gb", "usd": "1000", "model": serving_model})
+    head = page.inner_text("#budget-headline")
+    assert "$1,000 buys" in head and f"{want['gpu_hours']:,.0f} GPU-hours" in head
+    shown = float(page.get_attribute("#budget-kpis [data-k='pretrain_params']", "data-value"))
+    assert shown == pytest.approx(want["pretrain"]["params"], rel=1e-9)
+    assert float(page.get_attribute("#budget-kpis [data-k='serve_tokens']", "data-value")) == pytest.approx(
+        want["serve"]["tokens"], rel=1e-9)
+    assert page.locator("#budget-assumptions li").count() == len(want["assumptions"])
+    # GPUs for days instead of dollars: the page drops the dollar field and the API prices the time
+    page.click("#panel-budget details.advanced summary")
+    page.fill("#budget-gpus", "8")
+    page.fill("#budget-days", "2")
+    page.click("#budget-submit")
+    page.wait_for_function("() => document.getElementById('budget-headline').textContent.includes('384 GPU-hours')")

@@ -299,6 +299,42 @@ window.flopwiseExtras = (h) => {
     if (sel) sel.prepend(el("option", { value: "", text: "— none (FLOPs only) —" }));
   }
 
+  // ---------------------------------------------------------------- budget
+  if (features.budget) {
+    section("budget", {
+      title: "What does a budget buy?", path: "/api/budget", submit: "Price it",
+      hint: "Dollars (or GPUs for some days) on one accelerator: the GPU-hours, the compute-optimal model they pre-train, the largest model they LoRA-fine-tune on your dataset, and the tokens they serve.",
+      advancedLabel: "Advanced: GPUs and days instead of dollars, dataset, MFU, serving model",
+      fields: [
+        gpuField,
+        { name: "usd", label: "Budget ($)", placeholder: "1000 or 10M", value: "1000", keep: true },
+        { name: "spot", label: "spot prices", type: "checkbox", value: false },
+        { name: "gpus", label: "GPUs (with days, instead of $)", type: "number", advanced: true, min: "1", step: "1" },
+        { name: "days", label: "Days", type: "number", advanced: true },
+        { name: "dataset_tokens", label: "Fine-tuning dataset (tokens)", advanced: true, placeholder: "1e9 or 500M" },
+        { name: "epochs", label: "Epochs", type: "number", advanced: true, placeholder: "1" },
+        { name: "mfu", label: "Assumed MFU", type: "number", advanced: true, placeholder: "0.40", step: "0.01" },
+        { ...modelField, advanced: true, label: "Model to serve" },
+      ],
+      body: (b) => (b.gpus && b.days ? (({ usd: _drop, ...rest }) => rest)(b) : b),
+      render: renderBudget,
+    });
+  }
+
+  function renderBudget(r, out) {
+    const pre = r.pretrain, ft = r.finetune, sv = r.serve;
+    out.replaceChildren(
+      card("", el("h2", { id: "budget-headline", text: `$${fixed(r.usd, 0)} buys ${fixed(r.gpu_hours, r.gpu_hours < 10 ? 1 : 0)} GPU-hours of ${accName(r.accelerator)} (${duration(r.days * 86400)} on ${r.gpus} GPUs)` }),
+        el("div", { class: "kpis", id: "budget-kpis" },
+          kpi("pretrain_params", pre.params, params(pre.params), `compute-optimal model, pre-trained on ${si(pre.tokens)} tokens`),
+          kpi("finetune_model_params", ft.model_params ?? "", ft.model ? `${ft.method} ${ft.model}` : "—", ft.model ? `largest fine-tune on ${si(ft.dataset_tokens)} tokens × ${ft.epochs} (${fixed(ft.hours, 1)} h)` : (ft.note || "none fits")),
+          kpi("serve_tokens", sv.tokens, si(sv.tokens), `tokens of ${sv.model} served (${usd3(sv.usd_per_m_tokens)} per M)`),
+        ),
+        el("p", { class: "hint", text: `price: ${r.price_source}` })),
+      card("Assumptions", el("ul", { id: "budget-assumptions" }, ...r.assumptions.map((a) => el("li", { text: a })))),
+    );
+  }
+
   function renderScale(r, out) {
     const c = r.cost;
     const k = [
