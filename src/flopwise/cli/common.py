@@ -27,8 +27,8 @@ def positive(value: float | None, name: str) -> float | None:
     return value
 
 
-def parse_number(text: str, name: str) -> float:
-    """Accept 300e9, 3e11, 300B, 1.5T, 2M, 1_000 for counts like tokens."""
+def parse_number(text: str, name: str, example: str = "300e9 or 300B") -> float:
+    """Accept 300e9, 3e11, 300B, 1.5T, 2M, 1_000 for counts like tokens (or dollars: 10M)."""
     t = text.strip().replace("_", "").replace(",", "")
     mult = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
     try:
@@ -37,6 +37,6 @@ def parse_number(text: str, name: str) -> float:
         else:
             value = float(t)
     except ValueError:
-        raise FlopwiseError(f"{name} must be a number like 300e9 or 300B, got '{text}'") from None
+        raise FlopwiseError(f"{name} must be a number like {example}, got '{text}'") from None
     positive(value, name)
     return value

@@ -282,7 +282,7 @@ def fit(
 
 def budget_cmd(
     gpu: str = typer.Option(None, "--gpu", help="accelerator id"),
-    usd_amount: float = typer.Option(None, "--usd", help="dollars to spend"),
+    usd_amount: str = typer.Option(None, "--usd", help="dollars to spend, e.g. 1000, 50k or 10M"),
     gpus: int = typer.Option(None, "--gpus", help="GPUs you have (with --days), or to spread --usd over (default: one node)"),
     days: float = typer.Option(None, "--days", help="days you have them for"),
     cloud: str = typer.Option(None, "--cloud", help="price from this cloud (default: cheapest in the catalog)"),
@@ -306,7 +306,8 @@ def budget_cmd(
     _need(gpu, "--gpu ID (see `flopwise gpu list`)")
     positive(price, "--price-per-gpu-hour")
     cat = _catalog(prices, skypilot)
-    res = budget(gpu, usd_amount, gpus, days, price, cloud, spot, cat, mfu, parse_number(dataset_tokens, "--dataset-tokens"),
+    usd_value = parse_number(usd_amount, "--usd", "1000 or 10M") if usd_amount is not None else None
+    res = budget(gpu, usd_value, gpus, days, price, cloud, spot, cat, mfu, parse_number(dataset_tokens, "--dataset-tokens"),
                  epochs, model, _int_tokens(input_tokens, "--input"), _int_tokens(output_tokens, "--output"))
     if json_out:
         print_json(res)
