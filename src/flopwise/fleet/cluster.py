@@ -134,23 +134,15 @@ class ClusterSpec(BaseModel):
     groups: list[GroupSpec] = Field(default_factory=list)
     levers: Levers = Field(default_factory=Levers)
 
-    @field_validator("pools")
+    @field_validator("pools", "groups")
     @classmethod
-    def _unique_pools(cls, pools: list[PoolSpec]) -> list[PoolSpec]:
-        names = [p.name for p in pools]
+    def _unique_names(cls, items: list, info):
+        names = [x.name for x in items]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
-            raise ValueError(f"pool names must be unique, repeated: {', '.join(sorted(dup))}")
-        return pools
-
-    @field_validator("groups")
-    @classmethod
-    def _unique_groups(cls, groups: list[GroupSpec]) -> list[GroupSpec]:
-        names = [g.name for g in groups]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"group names must be unique, repeated: {', '.join(sorted(dup))}")
-        return groups
+            what = info.field_name[:-1]
+            raise ValueError(f"{what} names must be unique, repeated: {', '.join(sorted(dup))}")
+        return items
 
     @property
     def total_gpus(self) -> int:
