@@ -210,11 +210,14 @@ class SearchResult:
                     f"({detail}); use more GPUs, a smaller micro-batch or sequence"
                     + (", or more sharding" if self.n_gpus > 1 else " (sharding needs more than one GPU)"))
         pa = self.arrays
-        if np.all(self.results.reason == 1) and len(set(zip(pa.tp, pa.pp, pa.cp))) == 1:
+        if np.all(self.results.reason == 1) and len(set(zip(pa.tp, pa.pp, pa.cp, pa.dp))) == 1:
             # the pinned degrees alone cannot tile the GPUs
-            tp, pp, cp = int(pa.tp[0]), int(pa.pp[0]), int(pa.cp[0])
-            return (f"no valid plan on {self.n_gpus} GPUs: tp·pp·cp = {tp}·{pp}·{cp} = {tp * pp * cp} does not "
-                    f"divide {self.n_gpus} GPUs; pick degrees whose product divides the GPU count")
+            tp, pp, cp, dp = int(pa.tp[0]), int(pa.pp[0]), int(pa.cp[0]), int(pa.dp[0])
+            if self.n_gpus % (tp * pp * cp):
+                return (f"no valid plan on {self.n_gpus} GPUs: tp·pp·cp = {tp}·{pp}·{cp} = {tp * pp * cp} does not "
+                        f"divide {self.n_gpus} GPUs; pick degrees whose product divides the GPU count")
+            return (f"no valid plan on {self.n_gpus} GPUs: tp·pp·cp·dp = {tp}·{pp}·{cp}·{dp} = {tp * pp * cp * dp}, "
+                    f"not {self.n_gpus}; leave dp out (it follows from the rest) or make the product the GPU count")
         return f"no valid plan on {self.n_gpus} GPUs: {self.most_common_reason()}"
 
 

@@ -58,7 +58,6 @@ def default_global_batch(seq_len: int, n_gpus: int) -> int:
     return odd * 2 ** max(0, round(math.log2(max(tokens / seq_len / odd, 1))))
 
 
-
 class FlopsSummary(BaseModel):
     dense_flops: float
     lm_head_flops: float
