@@ -13,7 +13,7 @@ from flopwise.catalog.track_record import TrackRecord, key
 
 # the sets scored, in benchmarks/data/ of the repository (the public rows are bundled in the package)
 BENCHMARK_SETS = ("llm_foundry_mpt_benchmarks.csv", "torchtitan_h100_performance.csv", "nemo_performance_summary.csv",
-                  "tpu_training_performance.csv", "megatron_lm_2019_v100.csv")
+                  "tpu_training_performance.csv", "megatron_lm_2019_v100.csv", "frontier_runs.csv")
 SERVING_SETS = ("trtllm_v0.14_perf_overview.csv",)
 
 
