@@ -116,6 +116,24 @@ def test_moe_reads_only_active_experts_but_holds_all():
     assert float(many["weight_read_s"]) * p.mem_bw == pytest.approx(all_bytes, rel=0.02)
 
 
+def test_expert_gemms_fill_their_tiles_with_the_rows_routed_to_them():
+    """256 decode rows on Mixtral (8 experts, top 2): the attention and shared GEMMs see 256 rows, each expert's
+    GEMM about 64, so the experts run at 64/(64+128) of the GEMM rate, the rest at 256/(256+128)."""
+    p = phys("mixtral-8x7b", acc="h100-sxm5-80gb", tp=2)
+    rows = 256.0
+    it = p.iteration(rows, 1, 0, 0, 0)
+    distinct = 8 * (1 - (1 - 2 / 8) ** rows)
+    rows_e = rows * 2 / distinct
+    rate = p.gemm_flops_per_s
+    expert = rows * p.expert_flops_per_token / p.n_gpus
+    rest = (rows * p.gemm_flops_per_token + rows * p.lm_head_flops_per_seq) / p.n_gpus - expert
+    want = rest / (rate * rows / (rows + se.SMALL_GEMM_ROWS)) + expert / (rate * rows_e / (rows_e + se.SMALL_GEMM_ROWS))
+    assert float(it["gemm_compute_s"]) == pytest.approx(want, rel=1e-9)
+    assert p.expert_flops_per_token == pytest.approx(2 * 2 * 32 * 3 * 4096 * 14336, rel=1e-9)
+    dense = phys("llama-3-70b", acc="h100-sxm5-80gb", tp=2)
+    assert dense.expert_flops_per_token == 0
+
+
 # ---- step-time physics ---------------------------------------------------------------------------
 
 

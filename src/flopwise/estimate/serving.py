@@ -228,6 +228,7 @@ def _model_constants(m: ModelSpec) -> dict[str, float]:
     return {
         "non_emb": non_emb, "emb": m.embedding_params(), "lm_head": lm_head_params(m),
         "routed_params": m.n_moe_layers * one_expert, "always_params": non_emb - m.n_moe_layers * m.n_experts * one_expert,
+        "routed_matmul": m.n_moe_layers * one_expert * m.experts_per_token,
         "dense_matmul": dense_matmul_params(m), "kv16": kv_cache_bytes_per_token(m, "bf16"),
     }
 
@@ -258,6 +259,8 @@ class ReplicaPhysics:
         self.always_read_bytes = k["always_params"] * wb + k["lm_head"] * eb
         # -- FLOPs per token (whole model) --
         self.gemm_flops_per_token = 2.0 * k["dense_matmul"]
+        # of which the routed experts' GEMMs, run per expert on the tokens routed to it
+        self.expert_flops_per_token = 2.0 * k["routed_matmul"]
         self.lm_head_flops_per_seq = 2.0 * k["lm_head"]
         # QK^T and AV: 2·(q·k dims + v dims) FLOPs per layer per key attended (MLA: its absorbed form
         # attends over the compressed latent, about the same count as its head dims)
@@ -326,14 +329,17 @@ class ReplicaPhysics:
         )
 
     # -- one forward step --
-    def expert_bytes(self, rows):
-        """Routed-expert bytes read for `rows` tokens: E·(1-(1-k/E)^rows) distinct experts per layer."""
+    def distinct_experts(self, rows):
+        """Routed experts per MoE layer that `rows` tokens touch: E·(1-(1-k/E)^rows)."""
         m = self.model
-        if not m.is_moe:
-            return 0.0
         e, k = m.n_experts, m.experts_per_token
-        distinct = e * (1.0 - np.power(1.0 - k / e, np.maximum(rows, 0.0)))
-        return distinct * self.routed_expert_bytes
+        return e * (1.0 - np.power(1.0 - k / e, np.maximum(rows, 0.0)))
+
+    def expert_bytes(self, rows):
+        """Routed-expert bytes read for `rows` tokens (the distinct experts they touch, in every MoE layer)."""
+        if not self.model.is_moe:
+            return 0.0
+        return self.distinct_experts(rows) * self.routed_expert_bytes
 
     def iteration(self, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0.0, prefill_ctx=0.0,
                   prefill_seqs=0.0, microbatches=None, parts: bool = True) -> dict[str, np.ndarray]:
@@ -375,9 +381,14 @@ def _iteration(ph, decode_seqs, decode_ctx, prefill_tokens, prefill_ctx, prefill
     # weight GEMMs (per GPU, per micro-batch through its stage): roofline of bytes streamed and FLOPs
     w_bytes = (ph.always_read_bytes + ph.expert_bytes(rows)) / shard
     gemm_flops = (rows_total * ph.gemm_flops_per_token + (b + s) * ph.lm_head_flops_per_seq) / shard / mb
+    expert_flops = rows_total * ph.expert_flops_per_token / shard / mb
     gemm_rate = ph.gemm_flops_per_s * rows / (rows + se.SMALL_GEMM_ROWS)
+    # a routed expert's GEMM has only the rows routed to it: its tiles fill by that count, not the step's
+    rows_e = rows * ph.model.experts_per_token / np.maximum(ph.distinct_experts(rows), 1.0) if ph.model.is_moe else rows
+    expert_rate = ph.gemm_flops_per_s * rows_e / (rows_e + se.SMALL_GEMM_ROWS)
     weight_read = w_bytes / ph.mem_bw
-    gemm_compute = np.where(rows > 0, gemm_flops / np.maximum(gemm_rate, 1e-30), 0.0)
+    gemm_compute = np.where(rows > 0, (gemm_flops - expert_flops) / np.maximum(gemm_rate, 1e-30)
+                            + expert_flops / np.maximum(expert_rate, 1e-30), 0.0)
     gemm = np.maximum(weight_read, gemm_compute)
     # attention: decode reads the whole KV of every sequence; prefill is causal flash attention
     kv_read = b * c * ph.kv_read_bytes_per_token / mb / ph.mem_bw
@@ -412,7 +423,8 @@ def _iteration(ph, decode_seqs, decode_ctx, prefill_tokens, prefill_ctx, prefill
     return dict(zip(keys, np.broadcast_arrays(*[np.asarray(out[x], dtype=float) for x in keys])))
 
 
-_STACKED = ("tp", "pp", "always_read_bytes", "routed_expert_bytes", "gemm_flops_per_token", "lm_head_flops_per_seq",
+_STACKED = ("tp", "pp", "always_read_bytes", "routed_expert_bytes", "gemm_flops_per_token", "expert_flops_per_token",
+            "lm_head_flops_per_seq",
 
             "gemm_flops_per_s", "mem_bw", "kv_read_bytes_per_token", "attn_flops_per_key", "attn_flops_per_s",
             "elementwise_bytes_per_token", "ar_per_layer", "ar_latency", "intra_bw", "p2p_lat", "p2p_bw")
@@ -430,6 +442,7 @@ class PhysicsStack:
         for name in _STACKED:
             setattr(self, name, np.array([float(getattr(p, name)) for p in physics])[:, None])
 
+    distinct_experts = ReplicaPhysics.distinct_experts
     expert_bytes = ReplicaPhysics.expert_bytes
 
     def iteration(self, decode_seqs=0.0, decode_ctx=0.0, prefill_tokens=0.0, prefill_ctx=0.0, prefill_seqs=0.0,
