@@ -311,3 +311,14 @@ def test_train_prints_the_track_record_of_its_hardware(cli):
     serve = json.loads(cli("serve", "mixtral-8x7b", "--gpu", "h100-sxm5-80gb", "--input", "1000", "--output", "200",
                            "--json", check=True).stdout)
     assert serve["track_record"]["generation"] == "hopper" and serve["track_record"]["rows"] > 50
+
+
+def test_a_row_without_a_gpu_count_keeps_its_published_layout():
+    """2048 GPUs are assumed, rounded to whole model-parallel groups, so tp=8 pp=12 still evaluates as given."""
+    from flopwise.catalog.runs import TrainingRun
+    from flopwise.validate.training import score_training_row
+
+    row = TrainingRun(id="x", source="NVIDIA 2024", model="Nemotron-4 340B", seq_len=4096, global_batch_seqs=2016,
+                      accelerator="h100-sxm5-80gb", tp=8, pp=12, measured_tokens_per_s_per_gpu=100.0)
+    s = score_training_row(row)
+    assert "GPU count not given: assumed 2016" in s.note and s.plan.startswith("tp=8 pp=12 dp=21")

@@ -230,8 +230,10 @@ def score_training_row(row: TrainingRun) -> RowScore:
             if row.tp and row.pp and row.dp:
                 n = row.tp * row.pp * row.dp * (row.cp or 1)
             else:
-                n = DEFAULT_GPUS
-                notes.append(f"GPU count not given: assumed {DEFAULT_GPUS}")
+                # a large cluster, rounded to a whole number of the model-parallel groups the row gives
+                group = (row.tp or 1) * (row.pp or 1) * (row.cp or 1) * (row.dp or 1)
+                n = max(1, round(DEFAULT_GPUS / group)) * group
+                notes.append(f"GPU count not given: assumed {n}")
         batch = row.global_batch_seqs
         if batch is None:
             batch = default_global_batch(seq, n)
