@@ -52,7 +52,7 @@ def _kv_precision(row: InferenceRun, weights: str, engine: se.EngineTraits, note
     if row.kv_precision:
         return normalise_precision(row.kv_precision)
     # the engine's FP8 recipe (see EngineTraits.fp8_quantises_kv), else the activation dtype
-    kv = "fp8" if (weights == "fp8" and engine.fp8_quantises_kv) else "fp16"
+    kv = "fp8" if (weights == "fp8" and engine.fp8_quantises_kv) else ("bf16" if weights == "bf16" else "fp16")
     notes.append(f"KV precision not given: assumed {kv}")
     return kv
 
