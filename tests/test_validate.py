@@ -322,3 +322,18 @@ def test_a_row_without_a_gpu_count_keeps_its_published_layout():
                       accelerator="h100-sxm5-80gb", tp=8, pp=12, measured_tokens_per_s_per_gpu=100.0)
     s = score_training_row(row)
     assert "GPU count not given: assumed 2016" in s.note and s.plan.startswith("tp=8 pp=12 dp=21")
+
+
+def test_validate_row_explains_one_row_by_component(cli):
+    """`--row ID` scores just that row and shows where its predicted step time and memory go."""
+    out = json.loads(cli("validate", "--row", "pythia-70m", "--json", check=True).stdout)
+    assert [r["id"] for r in out["rows"]] == ["pythia-70m"]
+    b = out["rows"][0]["breakdown"]
+    step, mem = b["step_s"], b["memory_gib"]
+    assert sum(v for k, v in step.items() if k != "total") == pytest.approx(step["total"], rel=1e-9)
+    assert sum(v for k, v in mem.items() if k != "total") == pytest.approx(mem["total"], rel=1e-9)
+    assert step["compute"] > step["attention"] > 0 and mem["activations"] > mem["weights"]
+    plain = json.loads(cli("validate", "--kind", "training", "--json", check=True).stdout)
+    assert all(r["breakdown"] is None for r in plain["rows"])  # only asked-for rows carry it
+    bad = cli("validate", "--row", "pythia-70")
+    assert bad.returncode == 2 and "did you mean" in bad.stderr and "pythia-70m" in bad.stderr

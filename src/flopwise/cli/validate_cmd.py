@@ -9,16 +9,23 @@ from rich.table import Table
 
 from flopwise.catalog.runs import load_runs
 from flopwise.cli.common import JSON_OPT, console, print_json
-from flopwise.errors import FlopwiseError
+from flopwise.errors import FlopwiseError, unknown
 from flopwise.validate.scoring import ValidationReport, group_summary, summarize
 
 
-def score_file(path: Path | None, kind: str | None = None) -> ValidationReport:
+def score_file(path: Path | None, kind: str | None = None, only: list[str] | None = None) -> ValidationReport:
+    """Score every row of a runs file (or only the rows whose ids are in `only`, with their breakdowns)."""
     kind_found, rows = load_runs(path, kind)
+    if only:
+        ids = [r.id for r in rows]
+        missing = [i for i in only if i not in ids]
+        if missing:
+            raise unknown(f"row id in {path or 'the bundled ' + kind_found + ' runs'}", missing[0], ids)
+        rows = [r for r in rows if r.id in only]
     if kind_found == "training":
         from flopwise.validate.training import score_training_row
 
-        scores = [score_training_row(r) for r in rows]
+        scores = [score_training_row(r, explain=bool(only)) for r in rows]
     else:
         try:
             from flopwise.validate.inference import score_inference_row
@@ -75,9 +82,30 @@ def print_report(rep: ValidationReport) -> None:
             for a, g in accs.items()))
 
 
+def print_breakdowns(rep: ValidationReport) -> None:
+    """Per row: where the predicted step time and memory go (training rows)."""
+    for r in rep.rows:
+        if not r.breakdown:
+            continue
+        step, mem = r.breakdown["step_s"], r.breakdown["memory_gib"]
+        t = Table(title=f"{r.id}: {r.plan} — step {step['total']:.4g} s, memory {mem['total']:.1f} GiB per GPU")
+        for c in ("step component", "seconds", "share", "memory component", "GiB"):
+            t.add_column(c, justify="left" if "component" in c else "right")
+        steps = [(k, v) for k, v in step.items() if k != "total"]
+        mems = [(k, v) for k, v in mem.items() if k != "total"]
+        for j in range(max(len(steps), len(mems))):
+            sk, sv = steps[j] if j < len(steps) else ("", None)
+            mk, mv = mems[j] if j < len(mems) else ("", None)
+            t.add_row(sk.replace("_", " "), "" if sv is None else f"{sv:.4g}",
+                      "" if sv is None else f"{sv / step['total']:.1%}", mk, "" if mv is None else f"{mv:.2f}")
+        console.print(t)
+
+
 def validate(
     runs: list[Path] = typer.Option(None, "--runs", help="CSV file(s) in the validation schema (default: bundled public runs)"),
     kind: str = typer.Option("all", "--kind", help="with no --runs: training, inference or all"),
+    row: list[str] = typer.Option(None, "--row", help="only these row ids, each with its predicted step-time and "
+                                                       "memory breakdown (training rows; repeat for several)"),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Score predictions against published measurements: per-row error, median and worst."""
@@ -88,12 +116,14 @@ def validate(
         for path in runs:
             if not path.exists():
                 raise FlopwiseError(f"runs file {path} does not exist")
-            reports.append(score_file(path))
+            reports.append(score_file(path, only=row))
     else:
         kinds = ["training", "inference"] if kind == "all" else [kind]
+        if row and kind == "all":
+            kinds = ["training"]  # row ids name bundled training rows unless --kind inference says otherwise
         for k in kinds:
             try:
-                reports.append(score_file(None, k))
+                reports.append(score_file(None, k, only=row))
             except FlopwiseError as exc:
                 if kind == "all" and "not available" in str(exc):
                     continue
@@ -103,6 +133,7 @@ def validate(
         return
     for rep in reports:
         print_report(rep)
+        print_breakdowns(rep)
 
 
 def register(app: typer.Typer) -> None:

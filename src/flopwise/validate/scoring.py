@@ -15,6 +15,9 @@ class RowScore(BaseModel):
     error: float | None  # predicted / measured - 1
     plan: str = ""
     note: str = ""
+    # with `flopwise validate --row ID`: the predicted plan's step time (seconds per optimizer step) and
+    # memory per GPU (GiB), component by component, so a row's error can be traced to its parts
+    breakdown: dict[str, dict[str, float]] | None = None
 
 
 class ValidationReport(BaseModel):

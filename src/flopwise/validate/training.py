@@ -209,8 +209,24 @@ def _nearest_divisible_batch(job: TrainingJob, n: int, fixed: dict) -> SearchRes
     return None
 
 
-def score_training_row(row: TrainingRun) -> RowScore:
-    """Predict the row's measured quantity; rows that cannot be evaluated get error None and a note."""
+STEP_PARTS = ("compute_s", "attention_s", "elementwise_s", "recompute_s", "tp_comm_s", "cp_comm_s", "ep_comm_s",
+              "moe_host_s", "pp_comm_s", "bubble_s", "dp_comm_s", "fsdp_comm_s", "optimizer_s")
+MEMORY_PARTS = ("weights_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes", "buffers_bytes",
+                "framework_bytes")
+
+
+def _breakdown(res, i: int) -> dict[str, dict[str, float]]:
+    """Step time (s) and memory per GPU (GiB) of plan `i`, by component (zero parts left out)."""
+    step = {k.removesuffix("_s"): float(getattr(res, k)[i]) for k in STEP_PARTS if float(getattr(res, k)[i]) > 0}
+    step["total"] = float(res.step_s[i])
+    mem = {k.removesuffix("_bytes"): float(getattr(res, k)[i]) / 2**30 for k in MEMORY_PARTS}
+    mem["total"] = float(res.memory_bytes[i]) / 2**30
+    return {"step_s": step, "memory_gib": mem}
+
+
+def score_training_row(row: TrainingRun, explain: bool = False) -> RowScore:
+    """Predict the row's measured quantity; rows that cannot be evaluated get error None and a note.
+    With `explain`, the score carries the predicted plan's step-time and memory breakdown."""
     try:
         model, notes = model_from_row(row, row.seq_len or 2048)
         if not row.accelerator:
@@ -299,7 +315,8 @@ def score_training_row(row: TrainingRun) -> RowScore:
         else:
             raise FlopwiseError("no measured quantity")
         return RowScore(id=row.id, metric=metric, predicted=pred, measured=meas, error=pred / meas - 1,
-                        plan=plan.label(), note="; ".join(notes))
+                        plan=plan.label(), note="; ".join(notes),
+                        breakdown=_breakdown(result.results, i) if explain else None)
     except FlopwiseError as exc:
         return RowScore(id=row.id, metric="", predicted=None, measured=None, error=None, note=f"skipped: {exc}")
     except Exception as exc:  # one row the estimator cannot handle must not sink the whole report
