@@ -201,3 +201,17 @@ def test_gpu_systems_lists_every_bundled_system_with_its_fast_link_reach(cli):
     assert {"dgx-a100", "dgx-h100", "hgx-h200", "pcie-4090x8", "tpu-v4-slice", "tpu-v5e-pod"} <= set(by)
     assert by["dgx-h100"]["fast_domain"] == 8 and by["gb200-nvl72"]["fast_domain"] == 72
     assert by["tpu-v5e-pod"]["fast_domain"] == 256 and by["tpu-v5e-pod"]["gpus_per_node"] == 8
+
+
+def test_accelerators_and_precisions_as_papers_spell_them():
+    from flopwise.catalog.accelerators import get_accelerator
+    from flopwise.catalog.runs import TrainingRun
+
+    for name, want in [("H100 SXM5 80GB", "h100-sxm5-80gb"), ("NVIDIA H100 80GB HBM3", "h100-sxm5-80gb"),
+                       ("TPU v5p", "tpu-v5p"), ("RTX 4090", "rtx-4090"), ("NVIDIA A100 80GB", "a100-sxm4-80gb")]:
+        assert get_accelerator(name).id == want
+    for spelled, want in [("BF16", "bf16"), ("amp_bf16", "bf16"), ("bf16-mixed", "bf16"), ("FP8 (TE)", "fp8"),
+                          ("fp8_hybrid", "fp8"), ("float16", "fp16")]:
+        assert TrainingRun(id="x", precision=spelled).precision == want
+    with pytest.raises(ValueError, match="unknown training precision 'int3'"):
+        TrainingRun(id="x", precision="int3")

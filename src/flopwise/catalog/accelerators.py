@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from functools import cache
 
 from flopwise.catalog._files import load_yaml
@@ -56,13 +58,16 @@ def all_accelerators() -> list[Accelerator]:
 
 
 def get_accelerator(acc_id: str) -> Accelerator:
-    """Look up an accelerator by id or alias; unknown ids get close matches."""
-    key = acc_id.lower()
+    """Look up an accelerator by id or alias, as written in papers too ("H100 SXM5 80GB", "NVIDIA A100
+    80GB", "TPU v5p", "RTX 4090"): case, spaces and underscores do not matter; unknown ids get close matches."""
     cat = _catalog()
-    if key in cat:
-        return cat[key]
-    if key in _aliases():
-        return cat[_aliases()[key]]
+    key = acc_id.lower().strip()
+    spelled = re.sub(r"[\s_]+", "-", key.removeprefix("nvidia ").removeprefix("google ").removeprefix("amd "))
+    for k in (key, spelled):
+        if k in cat:
+            return cat[k]
+        if k in _aliases():
+            return cat[_aliases()[k]]
     raise unknown("accelerator", acc_id, list(cat), hint="see `flopwise gpu list`")
 
 

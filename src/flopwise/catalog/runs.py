@@ -51,6 +51,29 @@ class _Row(BaseModel):
         return v
 
 
+# Spellings of a training run's matmul precision seen in published tables, to the schema's values.
+_TRAINING_PRECISION = {
+    "bf16": "bf16", "bfloat16": "bf16", "amp_bf16": "bf16", "bf16-mixed": "bf16", "bf16_mixed": "bf16",
+    "mixed": "bf16", "fp16": "fp16", "float16": "fp16", "amp_fp16": "fp16", "fp16-mixed": "fp16", "16-bit": "fp16",
+    "fp32": "fp32", "float32": "fp32", "tf32": "fp32",
+}
+
+
+def training_precision(text: str | None) -> str | None:
+    """The schema's precision (bf16, fp16, fp8, fp32) for a published spelling ('BF16', 'amp_bf16',
+    'FP8 (TE)', 'fp8_hybrid'); None when blank; a FlopwiseError naming the accepted values otherwise."""
+    if text is None:
+        return None
+    t = text.strip().lower()
+    if "fp8" in t or "float8" in t or "e4m3" in t:
+        return "fp8"
+    key = t.split()[0] if t else t
+    if key in _TRAINING_PRECISION:
+        return _TRAINING_PRECISION[key]
+    raise FlopwiseError(f"unknown training precision '{text}'; accepted: bf16, fp16, fp8, fp32 (and spellings such "
+                        "as amp_bf16, bf16-mixed, FP8 (TE))")
+
+
 class TrainingRun(_Row):
     """One measured training run (blank = unknown)."""
 
@@ -74,6 +97,14 @@ class TrainingRun(_Row):
     training_tokens: float | None = None
     measured_gpu_hours: float | None = None
     flash_attention: bool | None = None  # optional extension column (not in the shared schema)
+
+    @field_validator("precision", mode="after")
+    @classmethod
+    def _precision(cls, v):
+        try:
+            return training_precision(v)
+        except FlopwiseError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class InferenceRun(_Row):

@@ -22,6 +22,7 @@ from flopwise.estimate.training import TrainingJob
 from flopwise.plan.search import SearchResult, SearchSpace, search
 from flopwise.plan.training import default_global_batch, default_seq_len
 from flopwise.spec.model import ModelSpec
+from flopwise.spec.precision import matmul_rate_key
 from flopwise.validate.architecture import model_from_row
 from flopwise.validate.scoring import RowScore
 
@@ -278,7 +279,7 @@ def score_training_row(row: TrainingRun, explain: bool = False) -> RowScore:
         plan = result.plan(0)
         step = float(result.results.step_s[i])
         tok_s_gpu = batch * seq / step / n
-        peak = acc.peak(precision)
+        peak = acc.peak(matmul_rate_key(precision))  # fp32 runs: TF32 tensor cores, as the job itself
         conv = row.flops_convention or "model"
         attn = attention_counting(row)
         uses_flops = any(v is not None for v in (row.measured_tflops_per_gpu, row.measured_mfu, row.measured_hfu))
