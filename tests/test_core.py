@@ -215,3 +215,15 @@ def test_accelerators_and_precisions_as_papers_spell_them():
         assert TrainingRun(id="x", precision=spelled).precision == want
     with pytest.raises(ValueError, match="unknown training precision 'int3'"):
         TrainingRun(id="x", precision="int3")
+
+
+def test_sharding_and_recompute_as_frameworks_spell_them():
+    from flopwise.catalog.runs import TrainingRun
+
+    for spelled, want in [("ZeRO-1", "zero1"), ("FSDP", "fsdp"), ("full_shard", "fsdp"), ("HYBRID_SHARD", "hsdp"),
+                          ("ddp", "none"), ("distributed_optimizer", "distributed-optimizer")]:
+        assert TrainingRun(id="x", sharding=spelled).sharding == want
+    for spelled, want in [("true", "full"), ("FULL", "full"), ("False", "none"), ("selective", "selective")]:
+        assert TrainingRun(id="x", recompute=spelled).recompute == want
+    with pytest.raises(ValueError, match="unknown sharding 'zero4'"):
+        TrainingRun(id="x", sharding="zero4")

@@ -74,6 +74,32 @@ def training_precision(text: str | None) -> str | None:
                         "as amp_bf16, bf16-mixed, FP8 (TE))")
 
 
+# Spellings of sharding and recomputation seen in framework configs, to the schema's values.
+_SHARDING = {
+    "none": "none", "ddp": "none", "no_shard": "none", "no-shard": "none",
+    "distributed-optimizer": "distributed-optimizer", "distributed_optimizer": "distributed-optimizer",
+    "distopt": "distributed-optimizer",
+    "zero1": "zero1", "zero-1": "zero1", "zero_1": "zero1", "zero stage 1": "zero1", "shard_grad_op": "zero2",
+    "zero2": "zero2", "zero-2": "zero2", "zero_2": "zero2", "zero stage 2": "zero2",
+    "zero3": "zero3", "zero-3": "zero3", "zero_3": "zero3", "zero stage 3": "zero3",
+    "fsdp": "fsdp", "full_shard": "fsdp", "fsdp2": "fsdp", "hsdp": "hsdp", "hybrid_shard": "hsdp",
+}
+_RECOMPUTE = {
+    "none": "none", "false": "none", "no": "none", "off": "none", "0": "none",
+    "selective": "selective", "full": "full", "true": "full", "yes": "full", "on": "full", "1": "full",
+    "block": "block",
+}
+
+
+def _from(table: dict[str, str], what: str, text: str | None) -> str | None:
+    if text is None:
+        return None
+    key = text.strip().lower()
+    if key not in table:
+        raise ValueError(f"unknown {what} '{text}'; accepted: {', '.join(sorted(set(table.values())))}")
+    return table[key]
+
+
 class TrainingRun(_Row):
     """One measured training run (blank = unknown)."""
 
@@ -97,6 +123,16 @@ class TrainingRun(_Row):
     training_tokens: float | None = None
     measured_gpu_hours: float | None = None
     flash_attention: bool | None = None  # optional extension column (not in the shared schema)
+
+    @field_validator("sharding", mode="after")
+    @classmethod
+    def _sharding(cls, v):
+        return _from(_SHARDING, "sharding", v)
+
+    @field_validator("recompute", mode="after")
+    @classmethod
+    def _recompute(cls, v):
+        return _from(_RECOMPUTE, "recompute", v)
 
     @field_validator("precision", mode="after")
     @classmethod
@@ -157,5 +193,6 @@ def load_runs(path: Path | None = None, kind: str | None = None) -> tuple[str, l
             out.append(cls(**{k: v for k, v in r.items() if k in cls.model_fields}))
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise FlopwiseError(f"{path}:{n} (id {r.get('id')}): column '{err['loc'][0]}': {err['msg']}") from None
+            msg = err["msg"].removeprefix("Value error, ")
+            raise FlopwiseError(f"{path}:{n} (id {r.get('id')}): column '{err['loc'][0]}': {msg}") from None
     return kind, out
