@@ -337,3 +337,15 @@ def test_validate_row_explains_one_row_by_component(cli):
     assert all(r["breakdown"] is None for r in plain["rows"])  # only asked-for rows carry it
     bad = cli("validate", "--row", "pythia-70")
     assert bad.returncode == 2 and "did you mean" in bad.stderr and "pythia-70m" in bad.stderr
+
+
+def test_a_runs_file_with_only_some_columns_is_read_by_its_kind(cli, tmp_path):
+    """A CSV need not carry the whole schema: its kind comes from whichever kind's own columns it has."""
+    train = tmp_path / "t.csv"
+    train.write_text("id,model,accelerator,num_accelerators,measured_mfu\nx,Llama 3 8B,h100,8,0.4\n")
+    infer = tmp_path / "i.csv"
+    infer.write_text("id,model,accelerator,num_accelerators,input_len,output_len,measured_ttft_ms\n"
+                     "y,Llama 3 8B,h100,1,2048,1,100\n")
+    t = json.loads(cli("validate", "--runs", str(train), "--json", check=True).stdout)
+    i = json.loads(cli("validate", "--runs", str(infer), "--json", check=True).stdout)
+    assert (t["kind"], t["scored"], i["kind"], i["scored"]) == ("training", 1, "inference", 1)

@@ -165,13 +165,21 @@ class InferenceRun(_Row):
 
 
 def runs_kind(header: list[str]) -> str:
-    """'training' or 'inference' from a CSV header."""
-    if "scenario" in header or "measured_output_tokens_per_s" in header:
+    """'training' or 'inference' from a CSV header: whichever kind's own columns it has."""
+    cols = set(header)
+    inference = cols & set(InferenceRun.model_fields) - set(_Row.model_fields)
+    training = cols & set(TrainingRun.model_fields) - set(_Row.model_fields)
+    if inference and not training:
         return "inference"
-    if "global_batch_seqs" in header or "measured_tflops_per_gpu" in header:
+    if training and not inference:
         return "training"
-    raise FlopwiseError("runs file has neither training columns (global_batch_seqs, measured_tflops_per_gpu) "
-                        "nor inference columns (scenario, measured_output_tokens_per_s); see shared/validation/README.md")
+    if "scenario" in cols or "measured_output_tokens_per_s" in cols:  # the full inference header
+        return "inference"
+    if "global_batch_seqs" in cols or "measured_tflops_per_gpu" in cols:  # the full training header
+        return "training"
+    raise FlopwiseError("runs file has neither training columns (global_batch_seqs, measured_tflops_per_gpu, "
+                        "measured_mfu, ...) nor inference columns (scenario, measured_output_tokens_per_s, ...); "
+                        "see shared/validation/README.md")
 
 
 def load_runs(path: Path | None = None, kind: str | None = None) -> tuple[str, list[TrainingRun] | list[InferenceRun]]:
