@@ -349,3 +349,24 @@ def test_a_runs_file_with_only_some_columns_is_read_by_its_kind(cli, tmp_path):
     t = json.loads(cli("validate", "--runs", str(train), "--json", check=True).stdout)
     i = json.loads(cli("validate", "--runs", str(infer), "--json", check=True).stdout)
     assert (t["kind"], t["scored"], i["kind"], i["scored"]) == ("training", 1, "inference", 1)
+
+
+def test_inference_rows_as_benchmarks_write_them():
+    """Scenario and 'per' spellings, total tokens/s, a p99 first-token figure, a closed loop of clients."""
+    from flopwise.catalog.runs import InferenceRun
+    from flopwise.validate.inference import score_inference_row
+
+    base = dict(id="x", model="Llama 3 8B", engine="vLLM 0.6", accelerator="H100 SXM", num_accelerators=1, tp=1,
+                input_len=1000, output_len=200, weight_precision="bf16")
+    assert InferenceRun(**base, scenario="Online", per="node").scenario == "server"
+    out = score_inference_row(InferenceRun(**base, scenario="offline", measured_output_tokens_per_s=5000))
+    total = score_inference_row(InferenceRun(**base, scenario="offline", measured_total_tokens_per_s=5000))
+    assert total.metric == "total_tok_s (per gpu)" and total.predicted == pytest.approx(out.predicted * 1200 / 200)
+    p99 = score_inference_row(InferenceRun(**base, scenario="server", request_rate=5, measured_ttft_ms=100,
+                                           latency_statistic="p99"))
+    mean = score_inference_row(InferenceRun(**base, scenario="server", request_rate=5, measured_ttft_ms=100))
+    assert p99.metric == "ttft_p99_ms" and p99.predicted >= mean.predicted > 0
+    closed = score_inference_row(InferenceRun(**base, scenario="server", concurrency=32, measured_tpot_ms=20))
+    assert closed.error is not None and "b=32" in closed.plan
+    with pytest.raises(ValueError, match="unknown scenario 'bursty'"):
+        InferenceRun(**base, scenario="bursty")

@@ -143,6 +143,15 @@ class TrainingRun(_Row):
             raise ValueError(str(exc)) from None
 
 
+_SCENARIO = {
+    "static-batch": "static-batch", "static_batch": "static-batch", "static": "static-batch", "batch": "static-batch",
+    "offline": "offline", "throughput": "offline", "server": "server", "online": "server", "serving": "server",
+    "min-latency": "min-latency", "min_latency": "min-latency", "latency": "min-latency",
+}
+_PER = {"gpu": "gpu", "device": "gpu", "accelerator": "gpu", "system": "system", "node": "system", "server": "system",
+        "replica": "system", "group": "system"}
+
+
 class InferenceRun(_Row):
     """One measured inference benchmark (blank = unknown)."""
 
@@ -162,6 +171,16 @@ class InferenceRun(_Row):
     measured_tpot_ms: float | None = None
     measured_e2e_ms: float | None = None
     latency_statistic: str | None = None
+
+    @field_validator("scenario", mode="after")
+    @classmethod
+    def _scenario(cls, v):
+        return _from(_SCENARIO, "scenario", v)
+
+    @field_validator("per", mode="after")
+    @classmethod
+    def _per(cls, v):
+        return _from(_PER, "per", v)
 
 
 def runs_kind(header: list[str]) -> str:

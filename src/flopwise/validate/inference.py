@@ -116,9 +116,15 @@ def predict_row(row: InferenceRun) -> tuple[ServingEstimate, str, list[str]]:
             conc = row.batch_size or row.concurrency or min(cap, se.MAX_BATCH_PER_REPLICA * 1)
             conc = conc / replicas if row.batch_size is None and row.concurrency else conc
             est = estimate_continuous(phys, float(min(conc, cap)), lin, lout, replicas)
+        elif scenario == "server" and row.request_rate is None and row.concurrency:
+            # a closed loop of `concurrency` clients (vLLM/SGLang benchmark_serving --max-concurrency)
+            cap = phys.max_concurrency(lin + lout)
+            if cap < 1:
+                continue
+            est = estimate_continuous(phys, float(min(row.concurrency / replicas, cap)), lin, lout, replicas)
         elif scenario == "server":
             if row.request_rate is None:
-                raise FlopwiseError("server scenario without request_rate")
+                raise FlopwiseError("server scenario without request_rate or concurrency")
             cap = min(phys.max_concurrency(lin + lout), se.MAX_BATCH_PER_REPLICA)
             conc = solve_concurrency(phys, row.request_rate / replicas, lin, lout, cap)
             if conc is None:
@@ -154,8 +160,21 @@ def score_inference_row(row: InferenceRun) -> RowScore:
             else:
                 pred, metric = per_gpu, "output_tok_s (per gpu)"
             meas = row.measured_output_tokens_per_s
+        elif row.measured_total_tokens_per_s is not None:
+            # input + output tokens: each request of lout output tokens also brings lin prompt tokens
+            lin, lout = row.input_len or 0, row.output_len or 1
+            per_gpu = est.output_tokens_per_s_per_gpu * (lin + lout) / lout
+            if (row.per or "gpu") == "system":
+                pred, metric = per_gpu * n, "total_tok_s (system)"
+            else:
+                pred, metric = per_gpu, "total_tok_s (per gpu)"
+            meas = row.measured_total_tokens_per_s
         elif row.measured_ttft_ms is not None:
-            pred, metric, meas = est.ttft_s * 1e3, "ttft_ms", row.measured_ttft_ms
+            if "99" in (row.latency_statistic or ""):  # a tail figure: the planner's p99 under queueing
+                pred, metric = est.ttft_p99_s * 1e3, "ttft_p99_ms"
+            else:
+                pred, metric = est.ttft_s * 1e3, "ttft_ms"
+            meas = row.measured_ttft_ms
         elif row.measured_tpot_ms is not None:
             pred, metric, meas = est.tpot_s * 1e3, "tpot_ms", row.measured_tpot_ms
         elif row.measured_e2e_ms is not None:
@@ -174,7 +193,7 @@ def score_inference_row(row: InferenceRun) -> RowScore:
 
 
 def is_throughput_metric(score: RowScore) -> bool:
-    return score.metric.startswith("output_tok_s")
+    return score.metric.startswith(("output_tok_s", "total_tok_s"))
 
 
 def split_summary(scores: list[RowScore], runs_file: str = "") -> dict[str, ValidationReport]:
