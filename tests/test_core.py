@@ -179,12 +179,17 @@ def test_cli_bad_files_and_values_are_one_line_exit_2(cli, tmp_path):
         (("budget", "--gpu", "h100", "--usd", "inf"), "positive finite"),
         (("tco", "--gpu", "h100", "--years", "inf"), "positive finite"),
         (("serve", "llama-2-7b", "--gpu", "h100", "--rate", "inf/s"), "positive finite"),
-        (("validate", "--runs", str(runs)), "column 'tp'"),
     ]
     for args, needle in cases:
         out = cli(*args)
         assert out.returncode == 2 and needle in out.stderr, (args, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    # an impossible value in a runs file skips that row, with the reason, and scores the rest
+    import json
+
+    rep = json.loads(cli("validate", "--runs", str(runs), "--json", check=True).stdout)
+    assert rep["scored"] == 0 and rep["skipped"] == 1
+    assert "line 2, column 'tp': must be a positive finite number" in rep["rows"][0]["note"]
 
 
 def test_version(cli):

@@ -57,8 +57,8 @@ def test_bad_runs_files(tmp_path: Path, cli):
         w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
         w.writeheader()
         w.writerow({**rows[0], "layers": "many"})
-    out = cli("validate", "--runs", str(typo))
-    assert out.returncode == 2 and "layers" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    rep = json.loads(cli("validate", "--runs", str(typo), "--json", check=True).stdout)  # the row, not the file
+    assert rep["skipped"] == 1 and "column 'layers'" in rep["rows"][0]["note"]
     out = cli("validate", "--runs", str(tmp_path / "missing.csv"))
     assert out.returncode == 2 and "does not exist" in out.stderr
 
@@ -370,3 +370,12 @@ def test_inference_rows_as_benchmarks_write_them():
     assert closed.error is not None and "b=32" in closed.plan
     with pytest.raises(ValueError, match="unknown scenario 'bursty'"):
         InferenceRun(**base, scenario="bursty")
+
+
+def test_one_bad_row_does_not_sink_the_file(cli, tmp_path):
+    path = tmp_path / "runs.csv"
+    path.write_text("id,model,accelerator,num_accelerators,sharding,measured_mfu\n"
+                    "good,Llama 3 8B,h100,8,fsdp,0.4\nbad,Llama 3 8B,h100,8,zero4,0.4\n")
+    rep = json.loads(cli("validate", "--runs", str(path), "--json", check=True).stdout)
+    assert (rep["scored"], rep["skipped"]) == (1, 1)
+    assert "unknown sharding 'zero4'" in next(r["note"] for r in rep["rows"] if r["id"] == "bad")

@@ -17,6 +17,9 @@ BUNDLED_INFERENCE_RUNS = "inference_public.csv"
 
 class _Row(BaseModel):
     id: str
+    # set by load_runs (never a CSV column) when a value of the row is not valid: the row is reported as
+    # skipped with this reason instead of sinking the whole file
+    invalid: str | None = None
     source: str = ""
     model: str = ""
     params_b: float | None = None
@@ -216,10 +219,12 @@ def load_runs(path: Path | None = None, kind: str | None = None) -> tuple[str, l
     cls = InferenceRun if kind == "inference" else TrainingRun
     out = []
     for n, r in enumerate(rows, start=2):
+        fields = {k: v for k, v in r.items() if k in cls.model_fields and k != "invalid"}
         try:
-            out.append(cls(**{k: v for k, v in r.items() if k in cls.model_fields}))
+            out.append(cls(**fields))
         except ValidationError as exc:
             err = exc.errors()[0]
             msg = err["msg"].removeprefix("Value error, ")
-            raise FlopwiseError(f"{path}:{n} (id {r.get('id')}): column '{err['loc'][0]}': {msg}") from None
+            row_id = (r.get("id") or "").strip() or f"line {n}"
+            out.append(cls.model_construct(id=row_id, invalid=f"line {n}, column '{err['loc'][0]}': {msg}"))
     return kind, out

@@ -71,6 +71,8 @@ def print_report(rep: ValidationReport) -> None:
     if rep.median_abs_error is not None:
         console.print(f"scored {rep.scored} rows ({rep.skipped} skipped): median |error| {rep.median_abs_error:.1%}, "
                       f"worst {rep.max_abs_error:.1%} ({', '.join(rep.worst_rows)})")
+    else:
+        console.print(f"scored 0 rows ({rep.skipped} skipped: see each row's note)")
     for name, g in rep.groups.items():
         if g["scored"]:
             console.print(f"  {name}: {g['scored']} rows, median |error| {g['median_abs_error']:.1%}, "

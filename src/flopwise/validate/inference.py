@@ -146,6 +146,8 @@ def predict_row(row: InferenceRun) -> tuple[ServingEstimate, str, list[str]]:
 
 def score_inference_row(row: InferenceRun) -> RowScore:
     """Predict the row's measured quantity; rows that cannot be evaluated get error None and a note."""
+    if row.invalid:
+        return RowScore(id=row.id, metric="", predicted=None, measured=None, error=None, note=f"skipped: {row.invalid}")
     try:
         est, _, notes = predict_row(row)
         plan = f"tp={est.tp} pp={est.pp} x{est.replicas} {est.weights}/{est.kv} b={est.concurrency_per_replica:.0f}"

@@ -228,6 +228,8 @@ def _breakdown(res, i: int) -> dict[str, dict[str, float]]:
 def score_training_row(row: TrainingRun, explain: bool = False) -> RowScore:
     """Predict the row's measured quantity; rows that cannot be evaluated get error None and a note.
     With `explain`, the score carries the predicted plan's step-time and memory breakdown."""
+    if row.invalid:
+        return RowScore(id=row.id, metric="", predicted=None, measured=None, error=None, note=f"skipped: {row.invalid}")
     try:
         model, notes = model_from_row(row, row.seq_len or 2048)
         if not row.accelerator:
