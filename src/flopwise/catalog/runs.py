@@ -47,6 +47,13 @@ class _Row(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
+    def _as_the_schema_spells_it(cls, v, info):
+        # columns with a fixed set of values accept the spellings sources use (see the tables below)
+        table = SPELLINGS.get(info.field_name)
+        return _from(table, info.field_name, v) if table and isinstance(v, str) else v
+
+    @field_validator("*", mode="after")
+    @classmethod
     def _counts_and_measures_are_positive(cls, v, info):
         # every number in the schema is a count, a size or a measurement: zero, negative or infinite is a typo
         if isinstance(v, (int, float)) and not isinstance(v, bool) and not 0 < v < math.inf:
@@ -127,16 +134,6 @@ class TrainingRun(_Row):
     measured_gpu_hours: float | None = None
     flash_attention: bool | None = None  # optional extension column (not in the shared schema)
 
-    @field_validator("sharding", mode="after")
-    @classmethod
-    def _sharding(cls, v):
-        return _from(_SHARDING, "sharding", v)
-
-    @field_validator("recompute", mode="after")
-    @classmethod
-    def _recompute(cls, v):
-        return _from(_RECOMPUTE, "recompute", v)
-
     @field_validator("precision", mode="after")
     @classmethod
     def _precision(cls, v):
@@ -175,15 +172,10 @@ class InferenceRun(_Row):
     measured_e2e_ms: float | None = None
     latency_statistic: str | None = None
 
-    @field_validator("scenario", mode="after")
-    @classmethod
-    def _scenario(cls, v):
-        return _from(_SCENARIO, "scenario", v)
 
-    @field_validator("per", mode="after")
-    @classmethod
-    def _per(cls, v):
-        return _from(_PER, "per", v)
+# Value tables by column: training sharding and recompute, inference scenario and per.
+SPELLINGS: dict[str, dict[str, str]] = {"sharding": _SHARDING, "recompute": _RECOMPUTE, "scenario": _SCENARIO,
+                                        "per": _PER}
 
 
 def runs_kind(header: list[str]) -> str:
