@@ -175,6 +175,15 @@ def test_validate_bundled_runs(client):
     assert client.get("/api/validate").json()["kind"] == "training"
 
 
+def test_validate_one_row_with_its_breakdown(client, cli):
+    row = client.get("/api/validate/row", params={"id": "llama2-70b"}).json()
+    want = json.loads(cli("validate", "--row", "llama2-70b", "--json", check=True).stdout)["rows"][0]
+    assert row["id"] == "llama2-70b" and math.isclose(row["error"], want["error"])
+    assert row["breakdown"]["step_s"] == pytest.approx(want["breakdown"]["step_s"])
+    bad = client.get("/api/validate/row", params={"id": "llama2-7"})
+    assert bad.status_code == 422 and "did you mean" in detail(bad)
+
+
 # ---- bad input: 422 with one line a person can act on ---------------------------------------------
 
 

@@ -296,6 +296,14 @@ def _needs(name):
     return pytest.mark.skipif(not HAVE[name], reason=f"the {name} planner module is not in this build")
 
 
+def _get(server, path: str) -> dict:
+    import httpx
+
+    resp = httpx.get(f"{server.url}{path}", timeout=120)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
 def _post(server, path: str, body: dict) -> dict:
     import httpx
 
@@ -413,3 +421,19 @@ def test_budget_section_prices_a_student_budget(page):
     page.fill("#budget-days", "2")
     page.click("#budget-submit")
     page.wait_for_function("() => document.getElementById('budget-headline').textContent.includes('384 GPU-hours')")
+
+
+def test_validate_tab_explains_a_run(page):
+    """Pressing a training run's name shows where its predicted step time and memory go, as the API says."""
+    _open(page)
+    page.click("#tab-validate")
+    page.click("#validate-submit")
+    page.wait_for_selector("#validate-results:not([hidden])")
+    page.click("#validate-table button[data-row='pythia-70m']")
+    page.wait_for_selector("#validate-breakdown:not([hidden])")
+    want = _get(page.server, "/api/validate/row?kind=training&id=pythia-70m")["breakdown"]
+    assert "pythia-70m" in page.inner_text("#validate-breakdown-title")
+    parts = [k for k in want["step_s"] if k != "total"]
+    assert page.locator("#validate-breakdown-step tbody tr").count() == len(parts)
+    assert page.locator("#validate-breakdown-memory tbody tr").count() == len(want["memory_gib"]) - 1
+    assert "compute" in page.inner_text("#validate-breakdown-step tbody tr[data-k='compute']")

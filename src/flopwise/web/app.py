@@ -433,6 +433,14 @@ def create_app(allowed_hosts: list[str] | None = None, max_body_bytes: int = MAX
     def get_validate(kind: Literal["training", "inference"] = Query("training")) -> JSONResponse:
         return JSONResponse(to_jsonable(validation_report(kind)))
 
+    @app.get("/api/validate/row", tags=["validate"],
+             summary="`flopwise validate --row ID --json`: one bundled run, with its step-time and memory breakdown")
+    def get_validate_row(id: str = Query(..., max_length=200, description="row id, e.g. pythia-70m"),
+                         kind: Literal["training", "inference"] = Query("training")) -> JSONResponse:
+        from flopwise.cli.validate_cmd import score_file
+
+        return JSONResponse(to_jsonable(score_file(None, kind, only=[id]).rows[0]))
+
     # optional planners (serve, compare, fit, scale): registered when their modules are present
     from flopwise.web import extras
 

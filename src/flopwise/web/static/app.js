@@ -389,8 +389,12 @@
       kpi("max_abs_error", rep.max_abs_error ?? "", rep.max_abs_error != null ? pct(rep.max_abs_error) : "—", `worst (${rep.worst_rows.join(", ")})`),
     );
     const cls = (e) => (Math.abs(e) <= 0.10 ? "good" : Math.abs(e) <= 0.25 ? "fair" : "bad");
+    $("#validate-breakdown").hidden = true;
+    const nameCell = (r) => (rep.kind === "training" && r.error != null
+      ? el("td", {}, el("button", { type: "button", class: "link", "data-row": r.id, text: r.id, onclick: () => explainRow(r.id) }))
+      : el("td", { text: r.id }));
     $("#validate-table tbody").replaceChildren(...rep.rows.map((r) => el("tr", { "data-id": r.id },
-      el("td", { text: r.id }), el("td", { text: r.metric || "—" }),
+      nameCell(r), el("td", { text: r.metric || "—" }),
       el("td", { text: r.predicted != null ? Number(r.predicted).toPrecision(4) : "—" }),
       el("td", { text: r.measured != null ? Number(r.measured).toPrecision(4) : "—" }),
       el("td", { class: r.error != null ? cls(r.error) : "", text: r.error != null ? signedPct(r.error) : "—" }),
@@ -414,6 +418,21 @@
     plot("chart-validate", traces, {
       xaxis: { type: "log", title: { text: "measured (published)" } }, yaxis: { type: "log", title: { text: "predicted (flopwise)" } },
       legend: { orientation: "v", x: 1.02, y: 1 }, margin: { l: 70, r: 20, t: 10, b: 50 },
+    });
+  }
+
+  async function explainRow(id) {
+    await submitting("validate", async () => {
+      const r = await api("GET", `/api/validate/row?kind=training&id=${encodeURIComponent(id)}`);
+      const b = r.breakdown;
+      if (!b) return;
+      $("#validate-breakdown-title").textContent = `${r.id}: ${r.plan} — step ${fixed(b.step_s.total, 3)} s, ${fixed(b.memory_gib.total, 1)} GiB per GPU (error ${signedPct(r.error)})`;
+      $("#validate-breakdown-step tbody").replaceChildren(...Object.entries(b.step_s).filter(([k]) => k !== "total").map(([k, v]) =>
+        el("tr", { "data-k": k }, el("td", { text: k.replace(/_/g, " ") }), el("td", { text: Number(v).toPrecision(4) }), el("td", { text: pct(v / b.step_s.total) }))));
+      $("#validate-breakdown-memory tbody").replaceChildren(...Object.entries(b.memory_gib).filter(([k]) => k !== "total").map(([k, v]) =>
+        el("tr", { "data-k": k }, el("td", { text: k }), el("td", { text: fixed(v, 2) }))));
+      $("#validate-breakdown").hidden = false;
+      $("#validate-breakdown").scrollIntoView({ block: "nearest" });
     });
   }
 
