@@ -16,15 +16,6 @@ CLUSTER_FILE_KEYS = ("id", "accelerator", "gpus_per_node", "nvlink_gb_per_s", "n
                      "intra_node_latency_us", "inter_node_latency_us", "link_domain")
 
 
-def _first_line(exc: Exception) -> str:
-    from pydantic import ValidationError
-
-    if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        return f"field '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}"
-    return str(exc).splitlines()[0]
-
-
 def _cluster(entry: dict, acc: Accelerator) -> Cluster:
     return Cluster(
         name=entry["id"],
@@ -108,8 +99,13 @@ def make_cluster(
         try:
             cluster = _cluster(entry, base.accelerator)
         except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
-            raise FlopwiseError(f"{file}: {_first_line(exc)}; give positive numbers for the counts, "
-                                "bandwidths (GB/s, Gbit/s) and latencies (us)") from None
+            from pydantic import ValidationError
+
+            from flopwise.catalog.models import pydantic_message
+
+            why = pydantic_message(exc, str(file)) if isinstance(exc, ValidationError) else f"{file}: {exc}"
+            raise FlopwiseError(f"{why}; give positive numbers for the counts, bandwidths (GB/s, Gbit/s) and "
+                                "latencies (us)") from None
     elif system is not None:
         cluster = get_system(system)
         if gpu is not None and get_accelerator(gpu).id != cluster.accelerator.id:
