@@ -25,13 +25,7 @@ def parse_rate(text: str, name: str = "--rate") -> float:
     unit = unit.rstrip("s") if unit not in ("s",) else unit
     if unit and unit not in _RATE_UNITS:
         raise FlopwiseError(f"{name} must look like 20/s, 1200/min or 50k/day, got '{text}'")
-    try:
-        value = parse_number(num, name)
-    except FlopwiseError as exc:
-        if "must be a number like" in str(exc):
-            raise FlopwiseError(f"{name} must be a rate like 20/s, 1200/min or 50k/day, got '{text}'") from None
-        raise
-    return value / _RATE_UNITS.get(unit or "s", 1.0)
+    return parse_number(num, name, "20/s, 1200/min or 50k/day") / _RATE_UNITS.get(unit or "s", 1.0)
 
 
 def parse_duration(text: str, name: str) -> float:
