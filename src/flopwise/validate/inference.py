@@ -147,7 +147,7 @@ def predict_row(row: InferenceRun) -> tuple[ServingEstimate, str, list[str]]:
 def score_inference_row(row: InferenceRun) -> RowScore:
     """Predict the row's measured quantity; rows that cannot be evaluated get error None and a note."""
     if row.invalid:
-        return RowScore(id=row.id, metric="", predicted=None, measured=None, error=None, note=f"skipped: {row.invalid}")
+        return RowScore.skipped(row.id, row.invalid)
     try:
         est, _, notes = predict_row(row)
         plan = f"tp={est.tp} pp={est.pp} x{est.replicas} {est.weights}/{est.kv} b={est.concurrency_per_replica:.0f}"
@@ -188,10 +188,9 @@ def score_inference_row(row: InferenceRun) -> RowScore:
         return RowScore(id=row.id, metric=metric, predicted=pred, measured=meas, error=pred / meas - 1,
                         plan=plan, note="; ".join(notes))
     except FlopwiseError as exc:
-        return RowScore(id=row.id, metric="", predicted=None, measured=None, error=None, note=f"skipped: {exc}")
+        return RowScore.skipped(row.id, str(exc))
     except Exception as exc:  # one row the estimator cannot handle must not sink the whole report
-        return RowScore(id=row.id, metric="", predicted=None, measured=None, error=None,
-                        note=f"skipped: could not be evaluated ({type(exc).__name__}: {exc})")
+        return RowScore.skipped(row.id, f"could not be evaluated ({type(exc).__name__}: {exc})")
 
 
 def is_throughput_metric(score: RowScore) -> bool:

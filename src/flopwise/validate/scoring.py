@@ -19,6 +19,11 @@ class RowScore(BaseModel):
     # memory per GPU (GiB), component by component, so a row's error can be traced to its parts
     breakdown: dict[str, dict[str, float]] | None = None
 
+    @classmethod
+    def skipped(cls, row_id: str, reason: str) -> "RowScore":
+        """A row that could not be scored, with why."""
+        return cls(id=row_id, metric="", predicted=None, measured=None, error=None, note=f"skipped: {reason}")
+
 
 class ValidationReport(BaseModel):
     kind: str

@@ -229,7 +229,7 @@ def score_training_row(row: TrainingRun, explain: bool = False) -> RowScore:
     """Predict the row's measured quantity; rows that cannot be evaluated get error None and a note.
     With `explain`, the score carries the predicted plan's step-time and memory breakdown."""
     if row.invalid:
-        return RowScore(id=row.id, metric="", predicted=None, measured=None, error=None, note=f"skipped: {row.invalid}")
+        return RowScore.skipped(row.id, row.invalid)
     try:
         model, notes = model_from_row(row, row.seq_len or 2048)
         if not row.accelerator:
@@ -321,7 +321,6 @@ def score_training_row(row: TrainingRun, explain: bool = False) -> RowScore:
                         plan=plan.label(), note="; ".join(notes),
                         breakdown=_breakdown(result.results, i) if explain else None)
     except FlopwiseError as exc:
-        return RowScore(id=row.id, metric="", predicted=None, measured=None, error=None, note=f"skipped: {exc}")
+        return RowScore.skipped(row.id, str(exc))
     except Exception as exc:  # one row the estimator cannot handle must not sink the whole report
-        return RowScore(id=row.id, metric="", predicted=None, measured=None, error=None,
-                        note=f"skipped: could not be evaluated ({type(exc).__name__}: {exc})")
+        return RowScore.skipped(row.id, f"could not be evaluated ({type(exc).__name__}: {exc})")
