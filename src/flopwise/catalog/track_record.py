@@ -24,6 +24,13 @@ class TrackRecord(BaseModel):
     p90_abs_error: float
 
 
+    def describe(self, what: str = "published runs") -> str:
+        """One line for a plan's report: '108 published runs on hopper: median |error| 11.2%, bias +6%, ...'."""
+        return (f"{self.rows} {what} on {self.generation}{' (MoE models)' if self.moe else ''}: median |error| "
+                f"{self.median_abs_error:.1%}, bias {self.median_error:+.0%}, 90% within {self.p90_abs_error:.1%} "
+                "(flopwise validate)")
+
+
 def key(generation: str, moe: bool) -> str:
     return f"{generation}-moe" if moe else generation
 

@@ -124,10 +124,7 @@ def print_plan(plan) -> None:
         head.add_row("note", n)
     tr = plan.track_record
     head.add_row("track record", "no published serving runs on this hardware generation were scored: unvalidated"
-                 if tr is None else
-                 f"{tr.rows} published serving runs on {tr.generation}{' (MoE models)' if tr.moe else ''}: "
-                 f"median |error| {pct(tr.median_abs_error)}, "
-                 f"bias {tr.median_error:+.0%}, 90% within {pct(tr.p90_abs_error)} (flopwise validate)")
+                 if tr is None else tr.describe("published serving runs"))
     console.print(head)
 
     m = e.memory

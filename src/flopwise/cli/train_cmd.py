@@ -57,12 +57,8 @@ def print_training(est: TrainingEstimate) -> None:
                          f"(analytic mean {sim.analytic_mean_s / 86400:,.2f})")
     if est.mode == "planner":
         tr = est.track_record
-        gen = f"{est.accelerator}" if tr is None else tr.generation
         head.add_row("track record", "no published runs on this hardware generation were scored: unvalidated"
-                     if tr is None else
-                     f"{tr.rows} published runs on {gen}{' (MoE models)' if tr.moe else ''}: median |error| "
-                     f"{pct(tr.median_abs_error)}, bias "
-                     f"{tr.median_error:+.0%}, 90% within {pct(tr.p90_abs_error)} (flopwise validate)")
+                     if tr is None else tr.describe())
     console.print(head)
 
     mem = est.memory
